@@ -14,7 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-_SUPPORTED_KINDS = ("f", "c")
+def _is_numeric(dtype: Any) -> bool:
+    return any(jnp.issubdtype(dtype, t) for t in (jnp.inexact, jnp.integer, jnp.bool_))
 
 
 def as_float_array(x: Any, name: str, *, allow_complex: bool = True) -> jax.Array:
@@ -27,17 +28,19 @@ def as_float_array(x: Any, name: str, *, allow_complex: bool = True) -> jax.Arra
         arr = x
     else:
         try:
-            arr = jnp.asarray(x)
-        except TypeError as err:
+            host = np.asarray(x)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"`{name}` must be an array; got {type(x).__name__}.") from err
+        if not (_is_numeric(host.dtype)):
             raise TypeError(
-                f"`{name}` must be an array, got {type(x).__name__}."
-            ) from err
-    kind = np.dtype(arr.dtype).kind
-    if kind in ("i", "u", "b"):
+                f"`{name}` must have a floating or complex dtype; got {host.dtype}."
+            )
+        arr = jnp.asarray(host)
+    if jnp.issubdtype(arr.dtype, jnp.integer) or jnp.issubdtype(arr.dtype, jnp.bool_):
         return arr.astype(jnp.result_type(float))
-    if kind == "c" and not allow_complex:
+    if jnp.issubdtype(arr.dtype, jnp.complexfloating) and not allow_complex:
         raise TypeError(f"`{name}` must be real; got dtype {arr.dtype}.")
-    if kind not in _SUPPORTED_KINDS:
+    if not jnp.issubdtype(arr.dtype, jnp.inexact):
         raise TypeError(
             f"`{name}` must have a floating or complex dtype; got {arr.dtype}."
         )

@@ -30,7 +30,8 @@ def vector_norm(x: jax.Array, ord: int | float = 2, axis: int = -1) -> jax.Array
 
     Returns:
       Array of norms with `axis` removed. The L2 norm is computed as
-      `max|x| * ||x / max|x|||` so it neither overflows nor underflows.
+      `max|x| * ||x / max|x|||` so it neither overflows nor underflows, and its
+      gradient at the zero vector is 0 instead of NaN.
     """
     x = _validate.as_float_array(x, "x")
     _validate.check_ndim(x, "x", min_ndim=1)
@@ -41,9 +42,14 @@ def vector_norm(x: jax.Array, ord: int | float = 2, axis: int = -1) -> jax.Array
         return jnp.sum(a, axis=axis)
     if ord == jnp.inf:
         return jnp.max(a, axis=axis, initial=0.0)
-    scale = jnp.max(a, axis=axis, keepdims=True, initial=0.0)
+    # Scale by max|x| (no overflow/underflow), and keep the gradient finite at
+    # x = 0: sqrt'(0) is infinite, so the zero vector takes the subgradient 0.
+    scale = jax.lax.stop_gradient(jnp.max(a, axis=axis, keepdims=True, initial=0.0))
     safe = jnp.where(scale > 0, scale, 1.0)
-    return jnp.squeeze(safe, axis) * jnp.sqrt(jnp.sum((a / safe) ** 2, axis=axis))
+    sumsq = jnp.sum((x / safe) * jnp.conj(x / safe), axis=axis).real
+    positive = sumsq > 0
+    root = jnp.sqrt(jnp.where(positive, sumsq, 1.0))
+    return jnp.where(positive, jnp.squeeze(safe, axis) * root, 0.0)
 
 
 def matrix_norm(A: jax.Array, ord: str | int | float = "fro") -> jax.Array:

@@ -122,7 +122,8 @@ def jax_to_torch(fn: Callable, *, jit: bool = True) -> Callable:
         except TypeError as err:
             raise TypeError(
                 "jax_to_torch: non-tensor arguments are static and must be hashable; "
-                f"got {[type(s).__name__ for s in static if s is not None]}."
+                f"got {[type(s).__name__ for s in static if s is not None]}. Pass arrays "
+                "as torch tensors."
             ) from err
         if compiled is None:
             compiled = cache[key] = _Compiled(fn, treedef, is_tensor, static, jit)
