@@ -50,10 +50,10 @@ def main(argv):
         # Zero-copy paths (pointer equality asserted, so nothing is copied).
         assert to_torch(x).data_ptr() == x.unsafe_buffer_pointer()
         assert to_jax(t).unsafe_buffer_pointer() == t.data_ptr()
-        t_to_torch = _best(lambda: to_torch(x), reps)
-        t_copy_to_torch = _best(lambda: torch.from_numpy(np.array(x)), reps)
-        t_to_jax = _best(lambda: to_jax(t).block_until_ready(), reps)
-        t_copy_to_jax = _best(lambda: jnp.array(t.numpy()).block_until_ready(), reps)
+        t_to_torch = _best(lambda x=x: to_torch(x), reps)
+        t_copy_to_torch = _best(lambda x=x: torch.from_numpy(np.array(x)), reps)
+        t_to_jax = _best(lambda t=t: to_jax(t).block_until_ready(), reps)
+        t_copy_to_jax = _best(lambda t=t: jnp.array(t.numpy()).block_until_ready(), reps)
         print(f"{mb:6d}MB {_fmt(t_to_torch)} {_fmt(t_copy_to_torch)} "
               f"{t_copy_to_torch / t_to_torch:7.0f}x   {_fmt(t_to_jax)} {_fmt(t_copy_to_jax)} "
               f"{t_copy_to_jax / t_to_jax:7.0f}x")

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+
 def _is_numeric(dtype: Any) -> bool:
     return any(jnp.issubdtype(dtype, t) for t in (jnp.inexact, jnp.integer, jnp.bool_))
 

@@ -17,14 +17,14 @@ import pytest
 
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
-import torch  # noqa: E402
+import torch
 
 HAS_CUDA = torch.cuda.is_available()
 if not HAS_CUDA:
     os.environ.setdefault("TRITON_INTERPRET", "1")
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import jax  # noqa: E402
+import jax  # noqa: E402 - after TRITON_INTERPRET/JAX_PLATFORMS are set
 
 from jaxla import enable_x64  # noqa: E402
 

@@ -38,7 +38,8 @@ def _f32(x):
 _roundtrip_case("real", lambda rng: (_f32(rng.standard_normal((17, 5))),))
 _roundtrip_case("complex", lambda rng: (_f32(rng.standard_normal((4, 3)))
                                         + 1j * _f32(rng.standard_normal((4, 3))),))
-_roundtrip_case("int32", lambda rng: (rng.integers(-1000, 1000, (6, 7), dtype=np.int32),), cast=False)
+_roundtrip_case("int32", lambda rng: (rng.integers(-1000, 1000, (6, 7), dtype=np.int32),),
+                cast=False)
 _roundtrip_case("bool", lambda rng: (rng.random((5, 5)) > 0.5,), cast=False)
 _roundtrip_case("scalar", lambda rng: (_f32(rng.standard_normal()),))
 _roundtrip_case("empty", lambda rng: (np.zeros((0, 3)),))

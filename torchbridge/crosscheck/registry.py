@@ -197,7 +197,8 @@ def _block(tree: Any) -> Any:
     return tree
 
 
-def _timed(fn: Callable[[], Any], sync: Callable[[], None], budget: float = 0.5) -> tuple[Any, float]:
+def _timed(fn: Callable[[], Any], sync: Callable[[], None],
+           budget: float = 0.5) -> tuple[Any, float]:
     """Run once to warm up (compile), then time up to 3 runs within `budget` s; min time."""
     out = fn()
     _block(out)
@@ -247,7 +248,7 @@ def run_case(case: Case, dtype: str, device: str = "cpu") -> CaseResult:
             result.err_jax_ref = case.compare(jax_out, expected, inputs64)
             result.err_torch_ref = case.compare(torch_out, expected, inputs64)
             result.err_jax_torch = case.compare(jax_out, torch_out, inputs64)
-    except Exception as err:  # noqa: BLE001 - reported, not swallowed
+    except Exception as err:
         result.status = "ERROR"
         result.message = "".join(traceback.format_exception_only(type(err), err)).strip()
         return result
