@@ -1,0 +1,154 @@
+"""Randomized SVD: jaxla vs torch.svd_lowrank vs scikit-learn vs full SVD, one process.
+
+Float32, an m×n matrix with a decaying spectrum σ_i = exp(−i/decay), rank k,
+oversampling p, q power iterations. Each method's spectral error
+‖A − U S Vᵀ‖₂ (power-method estimate, float64) is printed next to σ_{k+1}.
+The "product floor" is the time of the same 2q + 2 block products with an
+(n, k + p) block alone, measured in the same run: no randomized SVD can beat it.
+
+    python benchmarks/randomized.py                      # 4000×2000, k=50, q=4
+    python benchmarks/randomized.py --m=1000 --n=1000 --power_iters=-1   # notes' case
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+from absl import app, flags
+from sklearn.utils.extmath import randomized_svd as sk_randomized_svd
+
+import jaxla
+
+_M = flags.DEFINE_integer("m", 4000, "rows")
+_N = flags.DEFINE_integer("n", 2000, "columns")
+_RANK = flags.DEFINE_integer("rank", 50, "target rank k")
+_OVERSAMPLE = flags.DEFINE_integer("oversample", 10, "oversampling p")
+_POWER = flags.DEFINE_integer("power_iters", 4, "power iterations q (-1: sklearn's default)")
+_DECAY = flags.DEFINE_float("decay", 25.0, "σ_i = exp(-i / decay)")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "timed repeats (min is reported)")
+_FULL = flags.DEFINE_bool("full_svd", True, "also time the full jnp.linalg.svd")
+_SECOND = flags.DEFINE_bool("notes_case", True, "also run the 1000×1000, rank-50 case")
+
+
+def _timeit(fn, repeats):
+    fn()                                   # warm up / compile
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _spectral_error(A64, U, S, Vh, iters=40):
+    """‖A − U diag(S) Vh‖₂ by the power method, never forming the difference."""
+    U, S, Vh = (np.asarray(x, np.float64) for x in (U, S, Vh))
+    v = np.random.default_rng(0).standard_normal(A64.shape[1])
+    est = 0.0
+    for _ in range(iters):
+        v /= np.linalg.norm(v)
+        w = A64 @ v - U @ (S * (Vh @ v))
+        est = np.linalg.norm(w)
+        v = A64.T @ w - Vh.T @ (S * (U.T @ w))
+    return est
+
+
+def _test_matrix(m, n, decay, seed=0):
+    rng = np.random.default_rng(seed)
+    k = min(m, n)
+    U, _ = np.linalg.qr(rng.standard_normal((m, k)).astype(np.float32))
+    V, _ = np.linalg.qr(rng.standard_normal((n, k)).astype(np.float32))
+    s = np.exp(-np.arange(k) / decay)
+    A = (U * s.astype(np.float32)) @ V.T
+    return A.astype(np.float32), s
+
+
+def run(m, n, rank, oversample, power_iters, decay, repeats, full_svd):
+    A, s = _test_matrix(m, n, decay)
+    A64 = A.astype(np.float64)
+    q = power_iters if power_iters >= 0 else (7 if rank < 0.1 * min(m, n) else 4)
+    width = rank + oversample
+    print(f"\n== {m}×{n} float32, rank {rank}, oversample {oversample}, power_iters {q}, "
+          f"σ_k+1 = {s[rank]:.3e}; {jax.devices()[0].platform}, "
+          f"torch threads {torch.get_num_threads()}")
+    rows = []
+
+    Aj = jnp.asarray(A)
+    key = jax.random.key(0)
+    ours = jax.jit(functools.partial(jaxla.randomized_svd, rank=rank, oversample=oversample,
+                                     power_iters=q))
+    t = _timeit(lambda: jax.block_until_ready(ours(key, Aj)), repeats)
+    rows.append(("jaxla.randomized_svd (LU)" if q > 2 else "jaxla.randomized_svd",
+                 t, _spectral_error(A64, *ours(key, Aj))))
+    ours_qr = jax.jit(functools.partial(jaxla.randomized_svd, rank=rank, oversample=oversample,
+                                        power_iters=q, normalizer="qr"))
+    t = _timeit(lambda: jax.block_until_ready(ours_qr(key, Aj)), repeats)
+    rows.append(("jaxla.randomized_svd (QR)", t, _spectral_error(A64, *ours_qr(key, Aj))))
+
+    # The same 2q + 2 products alone (each depends on the previous one).
+    hi = jax.lax.Precision.HIGHEST
+
+    @jax.jit
+    def floor(A, X):
+        Y = jnp.matmul(A, X, precision=hi)
+        for _ in range(q):
+            X = jnp.matmul(A.T, Y, precision=hi)
+            Y = jnp.matmul(A, X, precision=hi)
+        return jnp.matmul(A.T, Y, precision=hi)
+
+    X0 = jax.random.normal(key, (n, width), jnp.float32) if m >= n else None
+    if m >= n:
+        t_floor = _timeit(lambda: jax.block_until_ready(floor(Aj, X0)), repeats)
+    else:
+        At, X0 = Aj.T, jax.random.normal(key, (m, width), jnp.float32)
+        t_floor = _timeit(lambda: jax.block_until_ready(floor(At, X0)), repeats)
+    rows.append((f"product floor ({2 * q + 2} products)", t_floor, np.nan))
+
+    At = torch.from_numpy(A)
+    torch.manual_seed(0)
+
+    def torch_run():
+        U, S, V = torch.svd_lowrank(At, q=width, niter=q)
+        return U[:, :rank], S[:rank], V[:, :rank].mT
+
+    t = _timeit(torch_run, repeats)
+    rows.append(("torch.svd_lowrank", t, _spectral_error(A64, *torch_run())))
+
+    def sk_run():
+        return sk_randomized_svd(A, rank, n_oversamples=oversample, n_iter=q, random_state=0)
+
+    t = _timeit(sk_run, max(1, repeats // 2))
+    rows.append(("sklearn randomized_svd", t, _spectral_error(A64, *sk_run())))
+
+    if full_svd:
+        full = jax.jit(lambda A: jnp.linalg.svd(A, full_matrices=False))
+        t = _timeit(lambda: jax.block_until_ready(full(Aj)), 1)
+        U, S, Vh = full(Aj)
+        rows.append(("jnp.linalg.svd (full)", t,
+                     _spectral_error(A64, U[:, :rank], S[:rank], Vh[:rank])))
+
+    t_ours = rows[0][1]
+    print(f"{'method':34s} {'time [ms]':>10s} {'ours/this':>10s} {'‖A−USVᵀ‖₂':>11s} "
+          f"{'/σ_k+1':>8s}")
+    for name, t, err in rows:
+        rel = f"{err / s[rank]:8.4f}" if np.isfinite(err) else f"{'-':>8s}"
+        print(f"{name:34s} {1e3 * t:10.2f} {t_ours / t:10.3f} "
+              f"{err:11.3e} {rel}")
+    return rows
+
+
+def main(argv):
+    del argv
+    run(_M.value, _N.value, _RANK.value, _OVERSAMPLE.value, _POWER.value, _DECAY.value,
+        _REPEATS.value, _FULL.value)
+    if _SECOND.value:
+        run(1000, 1000, 50, 10, -1, _DECAY.value, _REPEATS.value, True)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,124 @@
+"""SVD and matrix exponential: jaxla vs jnp.linalg / jax.scipy, NumPy/SciPy and torch.linalg.
+
+    ./dev python benchmarks/svd_matfun.py
+    ./dev python benchmarks/svd_matfun.py --svd_sizes=128,256 --expm_sizes=256,1024
+
+float32 on CPU, one process, every implementation on the same matrix: wall
+time = min over `--repeats` after a warm-up call (JAX: jitted and compiled,
+`block_until_ready`), with the repeats interleaved across implementations so
+that load on a shared machine affects all of them alike. Ratios are
+jaxla ÷ anchor (< 1 means jaxla is faster).
+
+- `svd`: `jaxla.svd` (QR-preconditioned one-sided Jacobi, reduced U, S, Vh) vs
+  `jnp.linalg.svd`, `numpy.linalg.svd` and `torch.linalg.svd` (all reduced
+  U, S, Vh) on a Gaussian n×n matrix. Issue 4 target: <= 5× jnp.linalg.svd
+  at n = 256.
+- `expm`: `jaxla.expm` vs `jax.scipy.linalg.expm`, `scipy.linalg.expm` and
+  `torch.linalg.matrix_exp` on a Gaussian matrix scaled to ‖A‖₁ = `--expm_norm`
+  (several squarings). Issue 4 target: <= 1.5× jax.scipy.linalg.expm.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.linalg
+import torch
+from absl import app, flags
+
+import jaxla
+
+_SVD_SIZES = flags.DEFINE_list("svd_sizes", ["256"], "Square sizes n for svd.")
+_EXPM_SIZES = flags.DEFINE_list("expm_sizes", ["256", "1024"], "Square sizes n for expm.")
+_EXPM_NORM = flags.DEFINE_float("expm_norm", 50.0, "1-norm of the expm test matrix.")
+_REPEATS = flags.DEFINE_integer("repeats", 10, "Timed repeats (the minimum is reported).")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the test matrices.")
+
+
+def _interleaved_best_s(impls, repeats):
+    """Min wall time (s) of each (call, sync) in `impls`, after one warm-up call each.
+
+    The repeats are interleaved (one run of every implementation per round)
+    so that load changes on a shared machine hit all of them alike.
+    """
+    for call, sync in impls:
+        sync(call())
+    best = [float("inf")] * len(impls)
+    for _ in range(repeats):
+        for i, (call, sync) in enumerate(impls):
+            t0 = time.perf_counter()
+            sync(call())
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best
+
+
+def _jax(fn, *args):
+    jitted = jax.jit(fn)
+    return (lambda: jitted(*args)), jax.block_until_ready
+
+
+def _eager(fn, *args):
+    return (lambda: fn(*args)), (lambda out: out)
+
+
+def _table(title, rows, anchors):
+    print(title)
+    head = f"{'n':>6s} {'jaxla ms':>10s}" + "".join(f" {a + ' ms':>22s}" for a in anchors)
+    head += "".join(f" {'÷ ' + a:>20s}" for a in anchors)
+    print(head)
+    for n, ours, others in rows:
+        line = f"{n:>6d} {ours * 1e3:>10.2f}" + "".join(f" {o * 1e3:>22.2f}" for o in others)
+        line += "".join(f" {ours / o:>20.2f}" for o in others)
+        print(line)
+    print()
+
+
+def main(argv):
+    del argv
+    rng = np.random.default_rng(_SEED.value)
+    repeats = _REPEATS.value
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    print(f"jax {jax.__version__} ({jax.devices()[0].device_kind}), numpy {np.__version__}, "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads), float32; "
+          f"min of {repeats} runs\n")
+
+    rows = []
+    for n in (int(v) for v in _SVD_SIZES.value if v):
+        A = rng.standard_normal((n, n)).astype(np.float32)
+        Aj, At = jnp.asarray(A), torch.from_numpy(A)
+        ours, *others = _interleaved_best_s([
+            _jax(jaxla.svd, Aj),
+            _jax(lambda a: jnp.linalg.svd(a, full_matrices=False), Aj),
+            _eager(lambda a: np.linalg.svd(a, full_matrices=False), A),
+            _eager(lambda a: torch.linalg.svd(a, full_matrices=False), At),
+        ], repeats)
+        U, S, Vh = (np.asarray(x, np.float64) for x in jaxla.svd(Aj))
+        err = np.linalg.norm((U * S) @ Vh - A) / np.linalg.norm(A)
+        print(f"svd n={n}: relative reconstruction error {err:.1e}")
+        rows.append((n, ours, others))
+    _table("svd (U, S, Vh)", rows, ["jnp.linalg.svd", "numpy.linalg.svd", "torch.linalg.svd"])
+
+    rows = []
+    for n in (int(v) for v in _EXPM_SIZES.value if v):
+        A = rng.standard_normal((n, n))
+        A = (A * (_EXPM_NORM.value / np.linalg.norm(A, 1))).astype(np.float32)
+        Aj, At = jnp.asarray(A), torch.from_numpy(A)
+        ours, *others = _interleaved_best_s([
+            _jax(jaxla.expm, Aj),
+            _jax(jax.scipy.linalg.expm, Aj),
+            _eager(scipy.linalg.expm, A),
+            _eager(torch.linalg.matrix_exp, At),
+        ], repeats)
+        ref = np.asarray(jax.scipy.linalg.expm(Aj), np.float64)
+        err = np.linalg.norm(np.asarray(jaxla.expm(Aj)) - ref) / np.linalg.norm(ref)
+        print(f"expm n={n}, ‖A‖₁={_EXPM_NORM.value}: relative difference to jax.scipy {err:.1e}")
+        rows.append((n, ours, others))
+    _table("expm", rows, ["jax.scipy.linalg.expm", "scipy.linalg.expm",
+                          "torch.linalg.matrix_exp"])
+
+
+if __name__ == "__main__":
+    app.run(main)
