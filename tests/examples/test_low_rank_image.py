@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import pathlib
 import re
-import subprocess
-import sys
-
-_SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "examples" / "low_rank_image.py"
 
 
-def test_low_rank_image_example(tmp_path):
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    done = subprocess.run(
-        [sys.executable, str(_SCRIPT), "--downsample=4", "--ranks=3,10", "--repeats=1",
-         f"--out_dir={tmp_path}"],
-        capture_output=True, text=True, timeout=300, env=env, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    png = tmp_path / "low_rank_image.png"
-    assert png.exists() and png.stat().st_size > 10_000
-    assert re.search(r"107×160 grey levels", done.stdout), done.stdout
-    rows = re.findall(r"^\s*(\d+)\s+([\d.e+-]+)\s+([\d.e+-]+)\s+([\d.]+)\s", done.stdout,
+def test_low_rank_image_example(run_example):
+    stdout = run_example("low_rank_image", "--downsample=4", "--ranks=3,10", "--repeats=1")
+    assert re.search(r"107×160 grey levels", stdout), stdout
+    rows = re.findall(r"^\s*(\d+)\s+([\d.e+-]+)\s+([\d.e+-]+)\s+([\d.]+)\s", stdout,
                       flags=re.M)
-    assert [int(r[0]) for r in rows] == [3, 10], done.stdout
+    assert [int(r[0]) for r in rows] == [3, 10], stdout
     errors = []
     for _, err, optimal, ratio in rows:
         err, optimal, ratio = float(err), float(optimal), float(ratio)
