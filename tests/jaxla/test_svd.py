@@ -204,6 +204,99 @@ def test_sweep_bound_matters(rng):
     assert off(W) < 1e-5 < off(W1)
 
 
+def _max_cosine(W):
+    """max |cos∠(w_i, w_j)| over column pairs, in float64."""
+    W = np.asarray(W, np.float64)
+    G = W.T @ W
+    d = np.sqrt(np.diag(G))
+    return np.max(np.abs(G / np.outer(d, d) - np.eye(len(d))))
+
+
+@pytest.mark.parametrize("m, n", [(21, 21), (40, 21), (64, 64), (3, 2)])
+def test_block_engine(m, n, rng):
+    # n = 21: 4 blocks of 6 (3 zero padding columns), 3 rounds per sweep;
+    # 64: 8 blocks of 8; (3, 2): one pair of 1-column blocks.
+    A = rng.standard_normal((m, n)).astype(np.float32)
+    W, V, sweeps = svd_module._jacobi_columns(jnp.asarray(A), 30)
+    W, V = np.asarray(W, np.float64), np.asarray(V, np.float64)
+    assert W.shape == (m, n) and V.shape == (n, n)
+    assert testing.orthogonality_residual(V, np.float32) < 30
+    assert testing.scaled_residual(A @ V, W, np.float32) < 30  # W = A V
+    tol = np.sqrt(m) * testing.eps(np.float32)
+    assert _max_cosine(W) < 4 * tol  # stopped at 2·tol, measured in float32
+    assert 1 <= int(sweeps) < 30
+
+
+def test_block_engine_starting_matrix(rng):
+    # With V0, the engine returns (W V0 V, V0 V) from W V0: V0 is carried along.
+    A = rng.standard_normal((24, 24)).astype(np.float32)
+    V0, _ = np.linalg.qr(rng.standard_normal((24, 24)))
+    V0 = V0.astype(np.float32)
+    W, V, _ = svd_module._jacobi_columns(jnp.asarray(A @ V0), 30, jnp.asarray(V0))
+    W, V = np.asarray(W, np.float64), np.asarray(V, np.float64)
+    assert testing.orthogonality_residual(V, np.float32) < 30
+    assert testing.scaled_residual(A.astype(np.float64) @ V, W, np.float32) < 30
+    assert _max_cosine(W) < 4 * np.sqrt(24) * testing.eps(np.float32)
+
+
+def test_eigenvector_preconditioner_choice(rng):
+    flat = rng.standard_normal((40, 40))
+    graded = flat * np.logspace(0, -4, 40)[None, :]  # column norms 1e4 apart
+    # Flat columns: V0 = eigenvectors of R Rᵀ, Rᵀ V0 nearly orthogonal, and
+    # Jacobi needs far fewer sweeps from there.
+    R = jnp.linalg.qr(jnp.asarray(flat, jnp.float32))[1]
+    W0, V0 = svd_module._eigenvector_preconditioner(R)
+    assert testing.orthogonality_residual(V0, np.float32) < 30
+    assert not np.allclose(V0, np.eye(40))
+    testing.assert_close(W0, R.T @ V0, rtol=0, atol=1e-5)
+    assert _max_cosine(W0) < 1e-3
+    _, _, preconditioned = svd_module._jacobi_columns(W0, 30, V0)
+    _, _, plain = svd_module._jacobi_columns(R.T, 30)
+    assert int(preconditioned) + 3 <= int(plain)
+    # Graded columns keep plain Jacobi on Rᵀ, exactly.
+    R = jnp.linalg.qr(jnp.asarray(graded, jnp.float32))[1]
+    W0, V0 = svd_module._eigenvector_preconditioner(R)
+    np.testing.assert_array_equal(V0, np.eye(40))
+    np.testing.assert_array_equal(W0, R.T)
+    # So do zero columns and NaN.
+    for bad in (R.at[:, 3].set(0.0), R.at[2, 5].set(jnp.nan)):
+        _, V0 = svd_module._eigenvector_preconditioner(bad)
+        np.testing.assert_array_equal(V0, np.eye(40))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_zoo_lapack_criteria_several_blocks(dtype, request):
+    # n = 40: 6 blocks of 7 (2 padding columns), 5 rounds per sweep; the
+    # zoo has both preconditioned (flat columns) and plain (graded) inputs.
+    if dtype == "float64":
+        request.getfixturevalue("x64")
+    cases = [(name, a) for name, a in zoo.general_zoo(dtype, n=40) if a.shape == (40, 40)]
+    names = [name for name, _ in cases]
+    A = np.stack([a for _, a in cases]).astype(dtype)
+    result = jaxla.svd(A)
+    for i, name in enumerate(names):
+        single = tuple(np.asarray(x[i]) for x in result)
+        try:
+            _check_lapack(A[i], single, dtype)
+        except AssertionError as err:
+            raise AssertionError(f"zoo matrix {name!r} ({dtype})") from err
+
+
+def test_graded_relative_accuracy_several_blocks(rng):
+    # As test_graded_relative_accuracy with 40 columns (plain Jacobi path):
+    # the relative error is bounded by eps·κ(B) for A = B D (Demmel &
+    # Veselić), not by eps·κ(A) ≈ 1e6·eps·κ(B) as for a normwise-stable SVD.
+    D = np.logspace(0, -6, 40)
+    A = (rng.standard_normal((40, 40)) * D[None, :]).astype(np.float32)
+    A64 = A.astype(np.float64)
+    ref = np.linalg.svd(A64, compute_uv=False)
+    kappa_b = np.linalg.cond(A64 / np.linalg.norm(A64, axis=0))
+    result = jaxla.svd(A)
+    rel = np.abs(np.asarray(result.S, np.float64) - ref) / ref
+    assert rel.max() < testing.eps(np.float32) * kappa_b
+    _check_lapack(A, result, np.float32)
+
+
 def test_vmap_matches_batch(rng):
     A = rng.standard_normal((3, 8, 5)).astype(np.float32)
     batched = jaxla.svd(A)
