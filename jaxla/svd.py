@@ -181,15 +181,19 @@ def _rotate_pairs(G, Z, tol, seats):
     flat = G.reshape(*G.shape[:-2], k * k)
     d = flat[..., ::k + 1]
     c, s = _rotation(d[..., :b], d[..., b:], flat[..., b::k + 1][..., :b], tol)
-    c, s = c[..., :, None], s[..., :, None]
-    X, Y = G[..., :b, :], G[..., b:, :]
-    G = jnp.concatenate([c * X - s * Y, s * X + c * Y], axis=-2)
-    X, Y = Z[..., :b, :], Z[..., b:, :]
-    Z = jnp.concatenate([c * X - s * Y, s * X + c * Y], axis=-2)
+    # Materialize (c, s) once: otherwise XLA splits their computation into
+    # several small kernels, one per consumer (a third of the step's time).
+    cs = lax.optimization_barrier(jnp.stack([c, s]))
+    c, s = cs[0][..., :, None], cs[1][..., :, None]
+    # Rows of G and Z together (Z's rows rotate like the columns of W).
+    T = jnp.concatenate([G, Z], axis=-1)
+    X, Y = T[..., :b, :], T[..., b:, :]
+    T = _reseat(jnp.concatenate([c * X - s * Y, s * X + c * Y], axis=-2), seats, T.ndim - 2)
+    G, Z = T[..., :k], T[..., k:]
     c, s = jnp.swapaxes(c, -1, -2), jnp.swapaxes(s, -1, -2)
     X, Y = G[..., :b], G[..., b:]
     G = jnp.concatenate([c * X - s * Y, s * X + c * Y], axis=-1)
-    return _reseat(_reseat(G, seats, G.ndim - 2), seats, G.ndim - 1), _reseat(Z, seats, Z.ndim - 2)
+    return _reseat(G, seats, G.ndim - 1), Z
 
 
 def _jacobi_columns(W: jax.Array, max_sweeps: int, V0: jax.Array | None = None,
@@ -221,47 +225,53 @@ def _jacobi_columns(W: jax.Array, max_sweeps: int, V0: jax.Array | None = None,
     p = nb // 2
     if V0 is None:
         V0 = jnp.eye(n, dtype=dtype)
-    rows = jnp.concatenate([W.T, V0.T], axis=1)          # (n, m + n): a column per row
-    rows = jnp.pad(rows, ((0, nb * b - n), (0, 0)))      # zero columns never rotate
-    blocks = rows.reshape(nb, b, m + n)
-    S = jnp.stack([blocks[:p], blocks[p:]], axis=1).reshape(p, 2 * b, m + n)
+    def blocked(X):  # (rows, n) → (p, 2b, rows): its columns as rows, by pair
+        X = jnp.pad(X.T, ((0, nb * b - n), (0, 0)))  # zero columns never rotate
+        X = X.reshape(nb, b, X.shape[-1])
+        return jnp.stack([X[:p], X[p:]], axis=1).reshape(p, 2 * b, X.shape[-1])
+
+    def unblocked(X):
+        X = X.reshape(p, 2, b, X.shape[-1])
+        return jnp.concatenate([X[:, 0], X[:, 1]], axis=0).reshape(nb * b, X.shape[-1])[:n].T
+
+    def move(X):  # the block tournament
+        return X.reshape(2 * p, b, X.shape[-1])[block_move].reshape(p, 2 * b, X.shape[-1])
+
     tol = jnp.sqrt(jnp.asarray(m, dtype)) * jnp.finfo(dtype).eps
     eye = jnp.broadcast_to(jnp.eye(2 * b, dtype=dtype), (p, 2 * b, 2 * b))
     block_move = _block_tournament(p)
 
-    def one_round(S, steps, seats):
-        Sw = S[..., :m]
-        G = jnp.einsum("pik,pjk->pij", Sw, Sw, precision=_HIGHEST)
-        off = _max_cosine(G)
+    def one_round(SW, SV, steps, seats):
+        G = jnp.einsum("pik,pjk->pij", SW, SW, precision=_HIGHEST)
         G, Z = lax.fori_loop(0, steps, lambda _, gz: _rotate_pairs(*gz, tol, seats), (G, eye))
-        S = jnp.einsum("pij,pjk->pik", Z, S, precision=_HIGHEST)
-        S = S.reshape(2 * p, b, m + n)[block_move].reshape(p, 2 * b, m + n)
-        return S, off
+        SW = move(jnp.einsum("pij,pjk->pik", Z, SW, precision=_HIGHEST))
+        SV = move(jnp.einsum("pij,pjk->pik", Z, SV, precision=_HIGHEST))
+        return SW, SV, jnp.any(Z != eye)  # Z = I exactly iff nothing rotated
 
     def cross_round(_, carry):
-        S, off = carry
-        S, round_off = one_round(S, b, _cross_shift(b))
-        return S, jnp.maximum(off, round_off)
+        SW, SV, rotated = carry
+        SW, SV, now = one_round(SW, SV, b, _cross_shift(b))
+        return SW, SV, rotated | now
 
     def sweep(state):
-        S, *_, count = state
-        carry = one_round(S, 2 * b - 1, _tournament(b))
-        S, off = lax.fori_loop(0, nb - 2, cross_round, carry)
-        Sw = S[..., :m].reshape(nb * b, m)
-        return S, off, _max_cosine(jnp.matmul(Sw, Sw.T, precision=_HIGHEST)), count + 1
+        SW, SV, *_, count = state
+        carry = one_round(SW, SV, 2 * b - 1, _tournament(b))
+        SW, SV, rotated = lax.fori_loop(0, nb - 2, cross_round, carry)
+        flat = SW.reshape(nb * b, m)
+        off = _max_cosine(jnp.matmul(flat, flat.T, precision=_HIGHEST))
+        return SW, SV, rotated, off, count + 1
 
     def not_done(state):
-        _, off, gram_off, count = state
-        return (off > tol) & (gram_off > 2.0 * tol) & (count < max_sweeps)
+        *_, rotated, off, count = state
+        return rotated & (off > 2.0 * tol) & (count < max_sweeps)
 
     # NaN input rotates nothing (comparisons with NaN are False) and its
     # cosines are NaN, so the loop stops after one sweep.
-    inf = jnp.asarray(jnp.inf, dtype)
-    S, *_, count = lax.while_loop(not_done, sweep, (S, inf, inf, jnp.zeros((), jnp.int32)))
+    init = (blocked(W), blocked(V0), jnp.asarray(True), jnp.asarray(jnp.inf, dtype),
+            jnp.zeros((), jnp.int32))
+    SW, SV, *_, count = lax.while_loop(not_done, sweep, init)
     # A full sweep (nb − 1 moves) restores the original seating.
-    S = S.reshape(p, 2, b, m + n)
-    rows = jnp.concatenate([S[:, 0], S[:, 1]], axis=0).reshape(nb * b, m + n)[:n]
-    return rows[:, :m].T, rows[:, m:].T, count
+    return unblocked(SW), unblocked(SV), count
 
 
 def _column_norms(W: jax.Array) -> jax.Array:
