@@ -29,9 +29,10 @@ left singular vectors U = Q V come from accumulated rotations, so they are
 orthonormal even when A is rank deficient. Unless the columns of A are
 graded (column norms more than 8× apart), Jacobi then starts from Rᵀ V0,
 V0 the eigenvectors of R Rᵀ (LAPACK's syevd; Okša & Vajteršic's
-preconditioner), whose columns are orthogonal up to rounding of the Gram
-matrix: one or two sweeps finish a well-conditioned matrix (one for a
-Gaussian 256×256) instead of eight. The preconditioner costs the relative
+preconditioner), whose columns are nearly orthogonal (|cos∠(w_i, w_j)| ≈
+eps·σ_1²/(σ_i σ_j), the rounding of the Gram matrix): one or two sweeps
+finish a well-conditioned matrix (one for a Gaussian 256×256) instead of
+eight. The preconditioner costs the relative
 accuracy that Jacobi has on graded matrices by at most the column-norm
 spread (see `_eigenvector_preconditioner`), so graded matrices skip it.
 Wide matrices are handled through Aᵀ.
@@ -49,9 +50,9 @@ References:
   J. Demmel & K. Veselić, Jacobi's method is more accurate than QR, SIMAX 13 (1992).
   Z. Drmač & K. Veselić, New fast and accurate Jacobi SVD algorithm I, SIMAX 29 (2008).
   M. Bečka, G. Okša & M. Vajteršic, Dynamic ordering for a parallel block-Jacobi
-    SVD algorithm, Parallel Computing 28 (2002) (block Jacobi); G. Okša &
-    M. Vajteršic, Efficient pre-processing in the parallel block-Jacobi SVD
-    algorithm, Parallel Computing 32 (2006) (eigenvector preconditioning).
+    SVD algorithm, Parallel Computing (2002) (block one-sided Jacobi).
+  G. Okša & M. Vajteršic, Efficient pre-processing in the parallel block-Jacobi
+    SVD algorithm, Parallel Computing (2006) (eigenvector preconditioning).
   Golub & Van Loan, Matrix Computations (4th ed.), section 8.6.4.
 """
 
