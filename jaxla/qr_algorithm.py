@@ -284,6 +284,28 @@ def _skew(table: jax.Array, fill: float, length: int) -> jax.Array:
     return jnp.swapaxes(shifted[::-1], 0, 1)
 
 
+def _two_layer_stencil(c: jax.Array, s: jax.Array) -> jax.Array:
+    """Coefficients of two consecutive wavefront layers as one 5-point row stencil.
+
+    c, s: (2H, S, B) skewed rotations. Layer 1 rotates window rows (2i, 2i+1)
+    with (c1_i, s1_i), layer 2 rows (2i+1, 2i+2) with (c2_i, s2_i); composed,
+    row r of 2S+1 becomes Σ_{o=-2..2} a_o[r] x_{r+o}. Returns (H, 5, 2S+1, B).
+    """
+    c1, s1, c2, s2 = c[0::2], s[0::2], c[1::2], s[1::2]
+    H, S, B = c1.shape
+    one, zero = jnp.ones((H, 1, B), c.dtype), jnp.zeros((H, 1, B), c.dtype)
+    c1n = jnp.concatenate([c1[:, 1:], one], axis=1)  # (c1, s1) of the pair below
+    s1n = jnp.concatenate([s1[:, 1:], zero], axis=1)
+    nil = jnp.zeros_like(c1)
+
+    def rows(first, odd, even):  # row 0, then rows 2i+1 and 2i+2 interleaved
+        return jnp.concatenate([first, jnp.stack([odd, even], 2).reshape(H, 2 * S, B)], axis=1)
+
+    return jnp.stack([rows(zero, nil, s2 * s1), rows(zero, -c2 * s1, -s2 * c1),
+                      rows(c1[:, :1], c2 * c1, c2 * c1n), rows(s1[:, :1], s2 * c1n, c2 * s1n),
+                      rows(zero, s2 * s1n, nil)], axis=1)
+
+
 def _apply_sweeps(W: jax.Array, c: jax.Array, s: jax.Array, batch_minor: bool) -> jax.Array:
     """Apply the rotations of S consecutive sweeps to the rows of W as a wavefront.
 
@@ -291,8 +313,11 @@ def _apply_sweeps(W: jax.Array, c: jax.Array, s: jax.Array, batch_minor: bool) -
     It must follow rotations k−1, k of its own sweep and k, k+1 of the previous
     one, so at time t = k + 2j the S rotations (j = 0..S−1, k = t − 2j) act on
     disjoint row pairs inside one 2S-row window: n + 2S vector steps apply S
-    sweeps (instead of S·n scalar-row steps). W: (n + 4S, B, m) or, batch-minor,
-    (n + 4S, m, B), with 2S zero rows of padding at both ends.
+    sweeps (instead of S·n scalar-row steps), and only the times where some
+    rotation is not the identity are visited. W: (n + 4S + 2, B, m) or,
+    batch-minor, (n + 4S + 2, m, B), with 2S zero rows of padding on top.
+    Batch-major W (one or few matrices, long rows) takes two layers per step
+    as a 5-point stencil, which halves the passes over the window.
     """
     S, n, B = c.shape
     rest = W.shape[1:]
@@ -300,15 +325,24 @@ def _apply_sweeps(W: jax.Array, c: jax.Array, s: jax.Array, batch_minor: bool) -
     busy = jnp.any((c != 1) | (s != 0), axis=2)
     t_lo = jnp.min(jnp.where(busy, times, n + 2 * S))
     t_hi = jnp.max(jnp.where(busy, times, -1))
-    c, s = _skew(c, 1.0, n + 2 * S), _skew(s, 0.0, n + 2 * S)
-    sign = jnp.array([1.0, -1.0], W.dtype)[None, :, None]
+    length = 2 * ((n + 2 * S + 3) // 2)  # even, past the last time
+    c, s = _skew(c, 1.0, length), _skew(s, 0.0, length)
+    if not batch_minor:
+        coef = _two_layer_stencil(c, s)[..., None]
+
+        def two_steps(h, W):  # times 2h, 2h+1: window rows 2h-2S+2 .. 2h+2 (+2 halo rows)
+            x = lax.dynamic_slice_in_dim(W, 2 * h, 2 * S + 5, 0)
+            a = lax.dynamic_index_in_dim(coef, h, 0, False)
+            y = sum(a[o] * x[o:o + 2 * S + 1] for o in range(5))
+            return lax.dynamic_update_slice_in_dim(W, y, 2 * h + 2, 0)
+
+        return lax.fori_loop(t_lo // 2, t_hi // 2 + 1, two_steps, W)
+    sign = jnp.array([1.0, -1.0], W.dtype)[None, :, None, None]
 
     def step(t, W):
         win = lax.dynamic_slice_in_dim(W, t + 2, 2 * S, 0).reshape((S, 2) + rest)
-        ct = lax.dynamic_index_in_dim(c, t, 0, False)[:, None, :]
-        st = lax.dynamic_index_in_dim(s, t, 0, False)[:, None, :] * sign
-        ct, st = (ct[:, :, None, :], st[:, :, None, :]) if batch_minor else \
-            (ct[..., None], st[..., None])
+        ct = lax.dynamic_index_in_dim(c, t, 0, False)[:, None, None, :]
+        st = lax.dynamic_index_in_dim(s, t, 0, False)[:, None, None, :] * sign
         win = ct * win + st * win[:, ::-1]  # pairs (r0, r1) -> (c r0 + s r1, c r1 − s r0)
         return lax.dynamic_update_slice_in_dim(W, win.reshape((2 * S,) + rest), t + 2, 0)
 
@@ -327,8 +361,8 @@ def _qr_iterate(d: jax.Array, e: jax.Array, max_iters: int):
     eye = jnp.eye(n, dtype=dtype)
     eye = jnp.broadcast_to(eye[:, :, None] if batch_minor else eye[:, None, :],
                            (n, n, B) if batch_minor else (n, B, n))
-    pad = jnp.zeros((2 * S,) + eye.shape[1:], dtype)
-    W = jnp.concatenate([pad, eye, pad])
+    W = jnp.concatenate([jnp.zeros((2 * S,) + eye.shape[1:], dtype), eye,
+                         jnp.zeros((2 * S + 2,) + eye.shape[1:], dtype)])
 
     def cond(state):
         it, _, e, _ = state
