@@ -226,6 +226,10 @@ def _jacobi_columns(W: jax.Array, max_sweeps: int, V0: jax.Array | None = None,
     p = nb // 2
     if V0 is None:
         V0 = jnp.eye(n, dtype=dtype)
+    tol = jnp.sqrt(jnp.asarray(m, dtype)) * jnp.finfo(dtype).eps
+    eye = jnp.broadcast_to(jnp.eye(2 * b, dtype=dtype), (p, 2 * b, 2 * b))
+    block_move = _block_tournament(p)
+
     def blocked(X):  # (rows, n) → (p, 2b, rows): its columns as rows, by pair
         X = jnp.pad(X.T, ((0, nb * b - n), (0, 0)))  # zero columns never rotate
         X = X.reshape(nb, b, X.shape[-1])
@@ -237,10 +241,6 @@ def _jacobi_columns(W: jax.Array, max_sweeps: int, V0: jax.Array | None = None,
 
     def move(X):  # the block tournament
         return X.reshape(2 * p, b, X.shape[-1])[block_move].reshape(p, 2 * b, X.shape[-1])
-
-    tol = jnp.sqrt(jnp.asarray(m, dtype)) * jnp.finfo(dtype).eps
-    eye = jnp.broadcast_to(jnp.eye(2 * b, dtype=dtype), (p, 2 * b, 2 * b))
-    block_move = _block_tournament(p)
 
     def one_round(SW, SV, steps, seats):
         G = jnp.einsum("pik,pjk->pij", SW, SW, precision=_HIGHEST)
