@@ -173,8 +173,9 @@ def _tridiagonalize(A: jax.Array, nb: int):
     carry = (A, jnp.zeros((B, n), dtype), jnp.zeros((B, n - 1), dtype),
              jnp.zeros((B, P, n, nb), dtype), jnp.zeros((B, P, nb, nb), dtype))
     offset = 0
-    for lo, hi, s in _phases(P, nb):
-        carry = (carry[0][:, s - offset:, s - offset:],) + carry[1:]
+    for lo, hi, s in _phases(P, nb):  # lax.slice even when trivial: same program for every n
+        window = lax.slice(carry[0], (0, s - offset, s - offset), carry[0].shape)
+        carry = (window,) + carry[1:]
         carry = lax.fori_loop(lo, hi, functools.partial(panel, s=s), carry)
         offset = s
     A, d, e, Y, Tf = carry
@@ -191,13 +192,14 @@ def _back_transform(Y: jax.Array, Tf: jax.Array, X: jax.Array) -> jax.Array:
 
     def body(i, Xw, hi, s):
         p = hi - 1 - i
-        Yp = lax.dynamic_index_in_dim(Y, p, 1, False)[:, s:]
+        Yp = lax.slice_in_dim(lax.dynamic_index_in_dim(Y, p, 1, False), s, n, axis=1)
         Tp = lax.dynamic_index_in_dim(Tf, p, 1, False)
         return Xw - _mm(Yp, _mm(Tp, _mm(jnp.swapaxes(Yp, 1, 2), Xw)))
 
     for lo, hi, s in reversed(_phases(P, nb)):
-        Xw = lax.fori_loop(0, hi - lo, functools.partial(body, hi=hi, s=s), X[:, s:])
-        X = X.at[:, s:].set(Xw)
+        Xw = lax.slice_in_dim(X, s, n, axis=1)
+        Xw = lax.fori_loop(0, hi - lo, functools.partial(body, hi=hi, s=s), Xw)
+        X = lax.dynamic_update_slice_in_dim(X, Xw, s, axis=1)
     return X
 
 
