@@ -176,6 +176,102 @@ def test_range_finder_callable_and_batch(x64, rng):
         testing.assert_close(finder(op, omega), Q[b], atol=1e-10)
 
 
+# ------------------------------------------- Cholesky-QR normalizers (private)
+def _rows(rng, scales, N=400):
+    """(l, N) rows with singular values `scales` (float32)."""
+    l = len(scales)
+    U, _ = np.linalg.qr(rng.standard_normal((l, l)))
+    V, _ = np.linalg.qr(rng.standard_normal((N, l)))
+    return ((U * scales) @ V.T).astype(np.float32)
+
+
+def _span_residual(Y, Q):
+    """‖Y − proj_rows(Q) Y‖ / ‖Y‖ in float64 (Q need not be orthonormal)."""
+    Y, Q = np.asarray(Y, np.float64), np.asarray(Q, np.float64)
+    coef = np.linalg.lstsq(Q.T, Y.T, rcond=None)[0]
+    return np.linalg.norm(Y.T - Q.T @ coef) / np.linalg.norm(Y)
+
+
+def test_cholesky_qr_well_conditioned_rows(rng):
+    from jaxla import randomized
+
+    Y = _rows(rng, np.linspace(1.0, 0.1, 12))
+    Q, R, ok = jax.jit(randomized._orthonormal_rows)(Y)
+    assert bool(ok)
+    assert testing.orthogonality_residual(np.asarray(Q).T) < 30
+    testing.assert_close(np.asarray(R).T @ np.asarray(Q), Y, atol=1e-5)
+    np.testing.assert_array_equal(np.triu(np.asarray(R)), np.asarray(R))
+    # Scaling by powers far outside float32's Gram range changes R only.
+    for scale in (1e25, 1e-25):
+        Qs, Rs, oks = jax.jit(randomized._orthonormal_rows)(Y * np.float32(scale))
+        assert bool(oks)
+        testing.assert_close(Qs, Q, atol=1e-5)
+        testing.assert_close(np.asarray(Rs) / scale, R, rtol=1e-4, atol=1e-6)
+
+
+def test_cholesky_qr_ill_conditioned_and_rank_deficient_rows(rng):
+    from jaxla import randomized
+
+    # κ = 1e6 ≫ 1/√eps: one Cholesky-QR pass would leave a badly conditioned basis.
+    Y = _rows(rng, np.logspace(0, -6, 10))
+    W = np.asarray(jax.jit(randomized._well_conditioned_rows)(Y), np.float64)
+    s = np.linalg.svd(W, compute_uv=False)
+    assert s[0] / s[-1] < 10, s
+    assert _span_residual(Y, W) < 1e-6
+    Q = jax.jit(randomized._orthonormalize_rows)(Y)
+    assert testing.orthogonality_residual(np.asarray(Q).T) < 30
+    assert _span_residual(Y, Q) < 1e-6
+    # Rank 4 of 8 rows: Cholesky QR cannot complete the basis; Householder does.
+    Y = (rng.standard_normal((8, 4)) @ rng.standard_normal((4, 300))).astype(np.float32)
+    assert not bool(jax.jit(randomized._orthonormal_rows)(Y)[2])
+    Q = jax.jit(randomized._orthonormalize_rows)(Y)
+    assert testing.orthogonality_residual(np.asarray(Q).T) < 30
+    assert _span_residual(Y, Q) < 1e-6
+    W = jax.jit(randomized._well_conditioned_rows)(Y)       # no NaN, same span
+    assert np.all(np.isfinite(np.asarray(W)))
+    assert _span_residual(Y, W) < 1e-5
+    # Zero blocks: no NaN from the shifts. A NaN propagates (through the Householder
+    # fallback, into the rows LAPACK's QR reaches, as before).
+    assert np.all(np.asarray(jax.jit(randomized._well_conditioned_rows)(np.zeros((3, 9)))) == 0)
+    Y[2, 5] = np.nan
+    assert np.all(np.isnan(np.asarray(jax.jit(randomized._well_conditioned_rows)(Y))))
+    assert np.any(np.isnan(np.asarray(jax.jit(randomized._orthonormalize_rows)(Y))))
+
+
+@pytest.mark.parametrize("normalizer", ["lu", "qr", "none"])
+def test_rank_deficient_matrix_falls_back_and_stays_orthonormal(rng, normalizer):
+    """rank(A) = 3 < k = 5 < l = 9: the zero singular triplets still get orthonormal U, V."""
+    A = decaying_matrix(rng, 70, 40, np.array([3.0, 2.0, 1.0])).astype(np.float32)
+    res = rsvd(jax.random.key(4), A, 5, oversample=4, power_iters=3, normalizer=normalizer)
+    testing.assert_close(res.S[:3], [3.0, 2.0, 1.0], rtol=1e-5)
+    assert np.all(np.abs(np.asarray(res.S[3:])) < 1e-5)
+    assert testing.orthogonality_residual(res.U) < 30
+    assert testing.orthogonality_residual(np.asarray(res.Vh).T) < 30
+    testing.assert_scaled_residual(A, reconstruct(res), bound=100)
+
+
+def test_large_matrix_product_kernel_agrees(rng, monkeypatch):
+    """A with ≥ 2²¹ entries takes the Eigen form of Y·A on CPU; same result as the plain one."""
+    from jaxla import randomized
+
+    m, n, k = 2048, 1024, 10
+    s = np.exp(-np.arange(n) / 8.0)
+    A = decaying_matrix(rng, m, n, s[:64]).astype(np.float32)
+    omega = rng.standard_normal((n, k + 6)).astype(np.float32)
+    fast = randomized_svd_from_sketch_fresh(A, omega, k)
+    monkeypatch.setattr(randomized, "_EIGEN_MIN_SIZE", m * n + 1)
+    plain = randomized_svd_from_sketch_fresh(A, omega, k)
+    for a, b in zip(fast, plain):
+        testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    err = spectral_norm_estimate(A.astype(np.float64) - reconstruct(fast))
+    assert err <= 1.1 * s[k], (err, s[k])
+
+
+def randomized_svd_from_sketch_fresh(A, omega, k):
+    """A fresh jit, so monkeypatched module constants take effect."""
+    return jax.jit(functools.partial(jaxla.randomized_svd_from_sketch, rank=k))(A, omega)
+
+
 # ------------------------------------------------------- operators, batches
 def test_callable_matches_dense(x64, rng):
     shape = (24, 40)                      # wide: exercises the transposed (co-range) side
@@ -220,6 +316,11 @@ def test_jit_vmap_grad(x64, rng):
     # d(Σσᵢ)/dA = Σ uᵢvᵢᵀ: exact when the sketch (no oversampling) spans the range.
     g = jax.jit(jax.grad(lambda a: jnp.sum(f(key, a).S)))(jnp.asarray(A))
     testing.assert_close(g, np.asarray(res.U) @ np.asarray(res.Vh), atol=1e-8)
+    for normalizer in ("lu", "qr"):          # through the Cholesky-QR normalizers too
+        h = jax.jit(functools.partial(jaxla.randomized_svd, rank=4, oversample=0,
+                                      power_iters=3, normalizer=normalizer))
+        g = jax.grad(lambda a, h=h: jnp.sum(h(key, a).S))(jnp.asarray(A))
+        testing.assert_close(g, np.asarray(res.U) @ np.asarray(res.Vh), atol=1e-8)
 
 
 # ------------------------------------------------------------------- errors
@@ -244,6 +345,10 @@ def test_bad_inputs_raise():
         jaxla.randomized_svd(key, lambda x: x, 2, shape=(5, 4))
     with pytest.raises(ValueError, match="`sketch` has shape"):
         jaxla.range_finder(A, jnp.ones((6, 2)))
+    with pytest.raises(ValueError, match="at most min"):
+        jaxla.range_finder(A, jnp.ones((4, 5)))
+    with pytest.raises(ValueError, match="at most min"):
+        jaxla.randomized_svd_from_sketch(A.T, jnp.ones((4, 5)), 2)
     with pytest.raises(ValueError, match="`power_iters` must be >= 0"):
         jaxla.range_finder(A, jnp.ones((4, 2)), power_iters=-1)
     with pytest.raises(TypeError, match="`A` must be real"):
