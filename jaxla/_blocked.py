@@ -12,18 +12,28 @@ large `n` is (compile time does not grow with `n`), and the wasted work drops
 to ~1.4x (4 phases).
 
 Inside a block (size `nb`, static) the small dense problems -- the diagonal
-Cholesky block, the inverse of a triangular diagonal block, the LU of a tall
-panel -- are split recursively in halves (a Python recursion over the static
-block size, depth log2(nb)), down to leaves of `_LEAF` columns handled by a
-`fori_loop`. This is the recursive formulation of Gustavson (1997) and
-Toledo (1997): matmul-rich, with few scalar steps.
+Cholesky block and the LU of a tall panel -- are split recursively in halves
+(a Python recursion over the static block size, depth log2(nb)), down to
+leaves of `_LEAF` columns handled by a `fori_loop`. This is the recursive
+formulation of Gustavson (1997) and Toledo (1997): matmul-rich, with few
+scalar steps. Row interchanges travel as permutation vectors and are applied
+with one gather (or, for the trailing matrix, to the <= 2·nb rows that move),
+never one swap at a time.
 
-Triangular solves against a diagonal block multiply by its inverse (computed
-by the recursive partitioned inverse, LAPACK xTRTRI's algorithm); this is the
-"inversion-based TRSM" used by GPU BLAS libraries. Its error bound carries a
-factor cond(T_kk) of the *diagonal block* only, which for Cholesky factors and
-partially pivoted L factors stays modest; the zoo tests check the LAPACK
-residual criterion on matrices with condition numbers up to 1e12.
+Triangular solves against a diagonal block multiply by its inverse (the
+partitioned inverse of LAPACK xTRTRI, evaluated level by level with batched
+products, so no loop at all); this is the "inversion-based TRSM" used by GPU
+BLAS libraries. Its error bound carries a factor cond(T_kk) of the *diagonal
+block* only, which for Cholesky factors and partially pivoted L factors
+stays modest; the zoo tests check the LAPACK residual criterion on matrices
+with condition numbers up to 1e12.
+
+XLA:CPU notes that shaped the loop bodies: a variadic argmax reduction is
+several times slower than a max and a min-index reduction; slicing a vector
+out of the result of a large fused update makes XLA recompute the update per
+element, so loop bodies read such vectors from the loop carry instead; the
+scalar panel loop works on the transposed panel, so that a panel column is a
+contiguous row.
 
 References:
   F. G. Gustavson, Recursion leads to automatic variable blocking for dense
@@ -72,36 +82,53 @@ def column(X: jax.Array, j) -> jax.Array:
 
 
 # --------------------------------------------------------------- triangular
-def _tri_inv_leaf(T: jax.Array, unit: bool) -> jax.Array:
-    b = T.shape[-1]
-    idx = jnp.arange(b)
-    eye = jnp.eye(b, dtype=T.dtype)
+def diagonal_blocks(T: jax.Array, nb: int) -> jax.Array:
+    """The K diagonal nb×nb blocks of T (..., K·nb, K·nb) as (..., K, nb, nb)."""
+    K = T.shape[-1] // nb
+    T4 = T.reshape(T.shape[:-2] + (K, nb, K, nb))
+    idx = jnp.arange(K)
+    return jnp.moveaxis(T4[..., idx, :, idx, :], 0, -3)
 
-    def body(i, X):
-        row = jnp.where(idx < i, T[i], 0)
-        xi = eye[i] - mm(row, X)
-        if not unit:
-            xi = xi / T[i, i]
-        return X.at[i].set(xi)
 
-    return lax.fori_loop(0, b, body, jnp.zeros_like(T))
+def _small_mm(a: jax.Array, b: jax.Array) -> jax.Array:
+    """Batched product of tiny matrices as a fusible broadcast-and-sum."""
+    if a.shape[-1] > 8:
+        return mm(a, b)
+    return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
 
 
 def tri_inv_lower(T: jax.Array, unit: bool = False) -> jax.Array:
-    """Inverse of the lower triangle of T (b×b, b static); the upper part is ignored.
+    """Inverse of the lower triangle of T (..., b, b), b static; the upper part is ignored.
 
-    Partitioned inverse [[A, 0], [C, D]]⁻¹ = [[A⁻¹, 0], [-D⁻¹ C A⁻¹, D⁻¹]],
-    recursively; `unit` ignores the diagonal (taken as ones).
+    Partitioned inverse [[A, 0], [C, D]]⁻¹ = [[A⁻¹, 0], [-D⁻¹ C A⁻¹, D⁻¹]]
+    (LAPACK xTRTRI's recursion), evaluated bottom-up one level at a time:
+    all diagonal blocks of size s are combined pairwise into blocks of size
+    2s with batched products, so there is no loop and only log2(b) levels.
+    `unit` ignores the diagonal (taken as ones).
     """
     b = T.shape[-1]
-    if b <= _LEAF:
-        return _tri_inv_leaf(T, unit)
-    h = b // 2
-    Ai = tri_inv_lower(T[:h, :h], unit)
-    Di = tri_inv_lower(T[h:, h:], unit)
-    C = -mm(Di, mm(T[h:, :h], Ai))
-    top = jnp.concatenate([Ai, jnp.zeros((h, b - h), T.dtype)], axis=1)
-    return jnp.concatenate([top, jnp.concatenate([C, Di], axis=1)], axis=0)
+    if b == 0:
+        return T
+    size = 1 << (b - 1).bit_length()
+    batch = T.shape[:-2]
+    if size != b:  # embed in a power-of-two identity: [[T, 0], [0, I]]⁻¹ = [[T⁻¹, 0], [0, I]]
+        T = jnp.zeros(batch + (size, size), T.dtype).at[..., :b, :b].set(T)
+        T = T.at[..., jnp.arange(b, size), jnp.arange(b, size)].set(1)
+    diag = jnp.diagonal(T, axis1=-2, axis2=-1)
+    X = (jnp.ones_like(diag) if unit else 1 / diag)[..., None, None]  # (..., size, 1, 1)
+    s = 1
+    while s < size:
+        G = size // (2 * s)
+        D = diagonal_blocks(T, 2 * s)  # (..., G, 2s, 2s)
+        C = D[..., s:, :s]
+        Ai = X[..., 0::2, :, :]
+        Di = X[..., 1::2, :, :]
+        C = -_small_mm(Di, _small_mm(C, Ai))
+        zero = jnp.zeros(batch + (G, s, s), T.dtype)
+        X = jnp.concatenate([jnp.concatenate([Ai, zero], axis=-1),
+                             jnp.concatenate([C, Di], axis=-1)], axis=-2)
+        s *= 2
+    return X[..., 0, :b, :b]
 
 
 # ------------------------------------------------------------------ Cholesky
@@ -173,99 +200,125 @@ def swaps_to_permutation(ipiv: jax.Array, size: int, start=0) -> jax.Array:
     if ipiv.shape[0] == 0:
         return perm
     return lax.fori_loop(0, ipiv.shape[0],
-                         lambda t, p: swap_rows(p, start + t, ipiv[t]), perm)
+                         lambda t, p: swap_rows(p, start + t, ipiv[t]), perm,
+                         unroll=min(8, ipiv.shape[0]))
 
 
-def apply_swaps(X: jax.Array, ipiv: jax.Array, start) -> jax.Array:
-    """Apply the interchanges row start+t <-> ipiv[t], t = 0, 1, ..., in order.
+def pivot_row(x: jax.Array, rows: jax.Array, c) -> jax.Array:
+    """First i >= c with |x_i| maximal (the first NaN if there is one), like LAPACK's i_amax.
 
-    The swaps are composed on an index vector first and applied with one row
-    gather: swapping rows of X inside a loop would copy X at every step.
+    Two plain reductions (max, then min index) instead of a variadic argmax
+    reduction, which XLA:CPU runs several times slower.
     """
-    if ipiv.shape[0] == 0:
-        return X
-    return jnp.take(X, swaps_to_permutation(ipiv, X.shape[0], start), axis=0)
+    M = x.shape[0]
+    a = jnp.where(rows >= c, jnp.abs(x), -1)
+    hit = (a == jnp.max(a)) | jnp.isnan(a)
+    return jnp.minimum(jnp.min(jnp.where(hit, rows, M)), M - 1).astype(jnp.int32)
 
 
-def panel_lu_leaf(P: jax.Array, r0) -> tuple[jax.Array, jax.Array]:
+def panel_lu_leaf(P: jax.Array, r0) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Right-looking unblocked LU (xGETF2) of the M×w panel whose diagonal starts at row r0.
+
+    Works on the transposed panel (w×M, a panel column is a contiguous row)
+    and carries the next pivot column through the loop, so that each step is
+    one pivot search and one fused swap-and-rank-1-update pass.
+    Returns (P, ipiv, perm) as `panel_lu`.
+    """
     M, w = P.shape
-    rows = jnp.arange(M)
-    cols = jnp.arange(w)
+    rows = jnp.arange(M, dtype=jnp.int32)
+    ks = jnp.arange(w)
 
     def body(j, carry):
-        P, ipiv = carry
+        Q, ipiv, perm = carry
         c = r0 + j
-        p = jnp.argmax(jnp.where(rows >= c, jnp.abs(column(P, j)), -1.0))
-        P = swap_rows(P, c, p)
-        colv = column(P, j)
-        pivot = colv[c]
+        x = Q[j]
+        p = pivot_row(x, rows, c)
+        qc, qp = column(Q, c), column(Q, p)
+        swap = lambda v: jnp.where(rows == c, v[p], jnp.where(rows == p, v[c], v))  # noqa: E731
+        xs = swap(x)  # column j after the interchange
         # A zero pivot (singular A) leaves the column as it is, like LAPACK xGETF2.
-        lcol = jnp.where(rows > c, colv / jnp.where(pivot != 0, pivot, 1), 0)
-        urow = jnp.where(cols > j, P[c], 0)
-        P = P - lcol[:, None] * urow[None, :]
-        P = P.at[:, j].set(jnp.where(rows > c, lcol, colv))
-        return P, ipiv.at[j].set(p.astype(jnp.int32))
+        lcol = jnp.where(rows > c, xs / jnp.where(xs[c] != 0, xs[c], 1), 0)
+        urow = jnp.where(ks > j, qp, 0)
+        S = jnp.where(rows == c, qp[:, None], jnp.where(rows == p, qc[:, None], Q))
+        Q = jnp.where((ks == j)[:, None], jnp.where(rows > c, lcol, xs)[None, :],
+                      S - urow[:, None] * lcol[None, :])
+        return Q, ipiv.at[j].set(p), swap(perm)
 
-    return lax.fori_loop(0, w, body, (P, jnp.zeros((w,), jnp.int32)))
+    Q = P.T
+    init = (Q, jnp.zeros((w,), jnp.int32), rows)
+    Q, ipiv, perm = lax.fori_loop(0, w, body, init)
+    return Q.T, ipiv, perm
 
 
-def panel_lu(P: jax.Array, r0) -> tuple[jax.Array, jax.Array]:
+def panel_lu(P: jax.Array, r0) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Partial-pivoting LU of the M×w panel P whose diagonal starts at row r0.
 
-    Rows above r0 are left alone; `ipiv[j]` is the (absolute) row exchanged
-    with row r0 + j. Recursive halving (Toledo 1997).
+    Rows above r0 are left alone. Returns (P, ipiv, perm): the factored panel
+    (L below, U on and above the diagonal) of P[perm]; `ipiv[j]` is the
+    (absolute) row exchanged with row r0 + j, in order (LAPACK's record);
+    `perm` is the same permutation composed into one index vector, so that
+    it can be applied with a single gather. Recursive halving (Toledo 1997).
     """
     w = P.shape[1]
     if w <= _LEAF:
         return panel_lu_leaf(P, r0)
     h = w // 2
     rows = jnp.arange(P.shape[0])[:, None]
-    Pl, ipl = panel_lu(P[:, :h], r0)
-    Pr = apply_swaps(P[:, h:], ipl, r0)
+    Pl, ipl, perml = panel_lu(P[:, :h], r0)
+    Pr = jnp.take(P[:, h:], perml, axis=0)
     L11 = lax.dynamic_slice(Pl, (r0, 0), (h, h))
     U12 = mm(tri_inv_lower(L11, unit=True), lax.dynamic_slice(Pr, (r0, 0), (h, w - h)))
     Pr = lax.dynamic_update_slice(Pr, U12, (r0, 0))
     Pr = Pr - mm(jnp.where(rows >= r0 + h, Pl, 0), U12)
-    Pr, ipr = panel_lu(Pr, r0 + h)
-    Pl = apply_swaps(Pl, ipr, r0 + h)
-    return jnp.concatenate([Pl, Pr], axis=1), jnp.concatenate([ipl, ipr])
+    Pr, ipr, permr = panel_lu(Pr, r0 + h)
+    Pl = jnp.take(Pl, permr, axis=0)
+    return (jnp.concatenate([Pl, Pr], axis=1), jnp.concatenate([ipl, ipr]),
+            jnp.take(perml, permr))
 
 
-def blocked_lu(A: jax.Array, nb: int) -> tuple[jax.Array, jax.Array]:
+def blocked_lu(A: jax.Array, nb: int) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Right-looking blocked LU with partial pivoting of one n×n matrix (n > nb).
 
-    Returns LAPACK-style (lu, ipiv): unit-lower L below the diagonal, U on and
-    above it, and the interchanges row i <-> ipiv[i] applied in order.
+    Returns LAPACK-style (lu, ipiv, perm): unit-lower L below the diagonal, U
+    on and above it, the interchanges row i <-> ipiv[i] applied in order, and
+    the same permutation as an index vector (A[perm] = L U). A block
+    step moves at most 2·nb rows, so the interchanges are applied to those
+    rows only (one gather and one scatter), not to the whole window.
     """
     n = A.shape[-1]
     K = -(-n // nb)
     N = K * nb
     Ap = pad_identity(A, N)
     ipiv = jnp.arange(N, dtype=jnp.int32)
+    total_perm = ipiv
     for k0, k1 in phases(K):
-        ps, pe = k0 * nb, k1 * nb
+        ps = k0 * nb
         M = N - ps
         rows = jnp.arange(M)[:, None]
         cols = jnp.arange(M)[None, :]
 
-        def body(k, carry, ps=ps, M=M, rows=rows, cols=cols):
-            W, ipiv = carry
+        def body(k, carry, M=M, ps=ps, rows=rows, cols=cols):
+            W, ipiv, phase_perm = carry
             r0 = k * nb - ps
-            panel, ip = panel_lu(lax.dynamic_slice(W, (0, r0), (M, nb)), r0)
-            W = apply_swaps(W, ip, r0)
+            panel, ip, perm = panel_lu(lax.dynamic_slice(W, (0, r0), (M, nb)), r0)
+            moved = jnp.concatenate([r0 + jnp.arange(nb, dtype=jnp.int32), ip])
+            W = W.at[moved].set(jnp.take(W, perm[moved], axis=0))
             W = lax.dynamic_update_slice(W, panel, (0, r0))
             Urow = lax.dynamic_slice(W, (r0, 0), (nb, M))
             L11 = lax.dynamic_slice(panel, (r0, 0), (nb, nb))
             U12 = jnp.where(cols >= r0 + nb, mm(tri_inv_lower(L11, unit=True), Urow), 0)
             W = W - mm(jnp.where(rows >= r0 + nb, panel, 0), U12)
             W = lax.dynamic_update_slice(W, jnp.where(cols >= r0 + nb, U12, Urow), (r0, 0))
-            return W, lax.dynamic_update_slice(ipiv, ip + ps, (k * nb,))
+            return (W, lax.dynamic_update_slice(ipiv, ip + ps, (k * nb,)),
+                    jnp.take(phase_perm, perm))
 
-        W, ipiv = lax.fori_loop(k0, k1, body, (Ap[ps:, ps:], ipiv))
+        W, ipiv, phase_perm = lax.fori_loop(
+            k0, k1, body, (Ap[ps:, ps:], ipiv, jnp.arange(M, dtype=jnp.int32)))
         Ap = Ap.at[ps:, ps:].set(W)
+        total_perm = total_perm.at[ps:].set(jnp.take(total_perm[ps:], phase_perm))
         if ps > 0:  # the L columns of earlier phases see this phase's interchanges
-            Ap = Ap.at[ps:, :ps].set(apply_swaps(Ap[ps:, :ps], ipiv[ps:pe] - ps, 0))
-    return Ap[:n, :n], ipiv[:n]
+            Ap = Ap.at[ps:, :ps].set(jnp.take(Ap[ps:, :ps], phase_perm, axis=0))
+    return Ap[:n, :n], ipiv[:n], total_perm[:n]
 
 
 # ----------------------------------------------------------- Householder QR

@@ -182,13 +182,18 @@ def _ldl(A: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 # ------------------------------------------------------------------------ LU
-def _lu_factor_single(A: jax.Array, nb: int) -> tuple[jax.Array, jax.Array]:
+def _lu_factor_perm_single(A: jax.Array, nb: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(lu, piv, perm) of one matrix; perm is piv as an index vector (A[perm] = L U)."""
     n = A.shape[-1]
     if n == 0:
-        return A, jnp.zeros((0,), jnp.int32)
+        return A, jnp.zeros((0,), jnp.int32), jnp.zeros((0,), jnp.int32)
     if n <= nb:
-        return _blocked.panel_lu_leaf(A, 0)
+        return _blocked.panel_lu(A, 0)
     return _blocked.blocked_lu(A, nb)
+
+
+def _lu_factor_single(A: jax.Array, nb: int) -> tuple[jax.Array, jax.Array]:
+    return _lu_factor_perm_single(A, nb)[:2]
 
 
 def lu_factor(A: jax.Array, *, block_size: int | None = None) -> tuple[jax.Array, jax.Array]:

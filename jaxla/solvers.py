@@ -73,35 +73,56 @@ def _trsm_leaf(T: jax.Array, B: jax.Array, unit: bool) -> jax.Array:
     return lax.fori_loop(0, n, body, jnp.zeros_like(B))
 
 
-def _trsm_lower(T: jax.Array, B: jax.Array, unit: bool, nb: int) -> jax.Array:
-    """X = T⁻¹ B for lower-triangular T (n×n), blocked forward substitution."""
+def _trsm_small(T, B, lower: bool, trans: bool, unit: bool) -> jax.Array:
+    if trans:
+        T, lower = T.T, not lower
+    if lower:
+        return _trsm_leaf(T, B, unit)
+    # An upper system is a lower one with rows and columns in reverse order.
+    return _trsm_leaf(T[::-1, ::-1], B[::-1], unit)[::-1]
+
+
+def _trsm(T, B, lower: bool, trans: bool, unit: bool, nb: int) -> jax.Array:
+    """X = op(T)⁻¹ B for triangular T (n×n), op(T) = Tᵀ if `trans`; B (n×k).
+
+    n <= nb: substitution. Otherwise blocked substitution over block rows of
+    op(T): x_k = op(T)_kk⁻¹ (b_k - op(T)_k,done x_done), with the inverses of
+    all diagonal blocks computed up front (one batched `tri_inv_lower`) and
+    the products restricted to a static window per phase (see `_blocked`).
+    Tᵀ and upper triangles are read in place (no transposed or reversed copy).
+    """
     n = T.shape[-1]
     if n == 0:
         return B
     if n <= nb:
-        return _trsm_leaf(T, B, unit)
+        return _trsm_small(T, B, lower, trans, unit)
     K = -(-n // nb)
     N = K * nb
     Tp = _blocked.pad_identity(T, N)
     Bp = jnp.zeros((N, B.shape[1]), B.dtype).at[:n].set(B)
+    D = _blocked.diagonal_blocks(Tp, nb)
+    Dinv = _blocked.tri_inv_lower(D if lower else jnp.swapaxes(D, -1, -2), unit)
+    forward = lower != trans  # op(T) is lower triangular
+    Einv = Dinv if forward else jnp.swapaxes(Dinv, -1, -2)  # op(T)_kk⁻¹
 
-    def body(k, X):
-        r = k * nb
-        rhs = lax.dynamic_slice(Bp, (r, 0), (nb, Bp.shape[1]))
-        rhs = rhs - mm(lax.dynamic_slice(Tp, (r, 0), (nb, N)), X)  # rows >= r of X are 0
-        Tkk = lax.dynamic_slice(Tp, (r, r), (nb, nb))
-        return lax.dynamic_update_slice(X, mm(_blocked.tri_inv_lower(Tkk, unit), rhs), (r, 0))
+    def row_block(r, c0, c1):  # op(T)[r:r+nb, c0:c1]
+        if trans:
+            return lax.dynamic_slice(Tp, (c0, r), (c1 - c0, nb)).T
+        return lax.dynamic_slice(Tp, (r, c0), (nb, c1 - c0))
 
-    return lax.fori_loop(0, K, body, jnp.zeros_like(Bp))[:n]
+    X = jnp.zeros_like(Bp)
+    for k0, k1 in (_blocked.phases(K) if forward else reversed(_blocked.phases(K))):
+        c0, c1 = (0, k1 * nb) if forward else (k0 * nb, N)  # static window of unknowns
 
+        def body(i, Xw, k0=k0, k1=k1, c0=c0, c1=c1):
+            k = i if forward else k0 + k1 - 1 - i
+            r = k * nb
+            rhs = lax.dynamic_slice(Bp, (r, 0), (nb, Bp.shape[1]))
+            rhs = rhs - mm(row_block(r, c0, c1), Xw)  # unknowns not yet solved are 0
+            return lax.dynamic_update_slice(Xw, mm(Einv[k], rhs), (r - c0, 0))
 
-def _trsm(T, B, lower: bool, trans: bool, unit: bool, nb: int) -> jax.Array:
-    if trans:
-        T, lower = T.T, not lower
-    if lower:
-        return _trsm_lower(T, B, unit, nb)
-    # An upper system is a lower one with rows and columns in reverse order.
-    return _trsm_lower(T[::-1, ::-1], B[::-1], unit, nb)[::-1]
+        X = X.at[c0:c1].set(lax.fori_loop(k0, k1, body, X[c0:c1]))
+    return X[:n]
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4, 5))
@@ -152,16 +173,19 @@ def cho_solve(L: jax.Array, b: jax.Array) -> jax.Array:
     return _out(_solve_triangular(L, Y, True, True, False, nb), vector)
 
 
-def _lu_solve_single(lu, piv, B, trans: bool):
+def _lu_solve_perm_single(lu, perm, B, trans: bool = False):
+    """Solve A x = B (or Aᵀ x = B) from A[perm] = L U (perm: `piv` as an index vector)."""
     nb = _TRIANGULAR_BLOCK
-    if not trans:  # A = P L U: x = U⁻¹ L⁻¹ Pᵀ b
-        perm = _blocked.swaps_to_permutation(piv, lu.shape[-1])
-        Y = _trsm(lu, B[perm], True, False, True, nb)
+    if not trans:  # x = U⁻¹ L⁻¹ B[perm]
+        Y = _trsm(lu, jnp.take(B, perm, axis=0), True, False, True, nb)
         return _trsm(lu, Y, False, False, False, nb)
     Y = _trsm(lu, B, False, True, False, nb)  # Aᵀ = Uᵀ Lᵀ Pᵀ
     Y = _trsm(lu, Y, True, True, True, nb)
-    perm = _blocked.swaps_to_permutation(piv, lu.shape[-1])
     return jnp.zeros_like(Y).at[perm].set(Y)
+
+
+def _lu_solve_single(lu, piv, B, trans: bool):
+    return _lu_solve_perm_single(lu, _blocked.swaps_to_permutation(piv, lu.shape[-1]), B, trans)
 
 
 @functools.partial(jax.jit, static_argnums=3)
@@ -193,15 +217,15 @@ def lu_solve(lu_and_piv: tuple[jax.Array, jax.Array], b: jax.Array) -> jax.Array
 
 
 # -------------------------------------------------------------------- solve
-def _hager_norm1_inv(lu, piv, num_steps: int = 5) -> jax.Array:
-    """Estimate ‖A⁻¹‖₁ from A's LU factors (Hager 1984 / Higham Alg. 15.4)."""
+def _hager_norm1_inv(lu, perm, num_steps: int = 5) -> jax.Array:
+    """Estimate ‖A⁻¹‖₁ from A's LU factors, A[perm] = L U (Hager 1984 / Higham Alg. 15.4)."""
     n = lu.shape[-1]
     x0 = jnp.full((n, 1), 1.0 / n, lu.dtype)
 
     def body(_, carry):
         x, est, done = carry
-        y = _lu_solve_single(lu, piv, x, False)
-        z = _lu_solve_single(lu, piv, jnp.where(y >= 0, 1.0, -1.0).astype(lu.dtype), True)
+        y = _lu_solve_perm_single(lu, perm, x)
+        z = _lu_solve_perm_single(lu, perm, jnp.where(y >= 0, 1.0, -1.0).astype(lu.dtype), True)
         new_est = jnp.sum(jnp.abs(y))
         j = jnp.argmax(jnp.abs(z[:, 0]))
         stop = done | (jnp.max(jnp.abs(z)) <= jnp.sum(z * x))
@@ -225,11 +249,11 @@ def _solve_auto_single(A, B):
         return _trsm(L, Y, True, True, False, _TRIANGULAR_BLOCK)
 
     def general_branch(_):
-        lu, piv = factorizations._lu_factor_single(A, factorizations._LU_BLOCK)
+        lu, _, perm = factorizations._lu_factor_perm_single(A, factorizations._LU_BLOCK)
         norm1 = jnp.max(jnp.sum(jnp.abs(A), axis=0))
-        kappa = norm1 * _hager_norm1_inv(lu, piv)
+        kappa = norm1 * _hager_norm1_inv(lu, perm)
         well = jnp.isfinite(kappa) & (kappa * n * eps < 1)
-        return lax.cond(well, lambda _: _lu_solve_single(lu, piv, B, False),
+        return lax.cond(well, lambda _: _lu_solve_perm_single(lu, perm, B),
                         lambda _: _lstsq_svd_single(A, B, n * eps)[0], None)
 
     return lax.cond(pd, chol_branch, general_branch, None)
@@ -244,8 +268,8 @@ def _solve(A, B, assume_a):
             return _trsm(L, Y, True, True, False, _TRIANGULAR_BLOCK)
     elif assume_a == "gen":
         def fn(a, b):
-            lu, piv = factorizations._lu_factor_single(a, factorizations._LU_BLOCK)
-            return _lu_solve_single(lu, piv, b, False)
+            lu, _, perm = factorizations._lu_factor_perm_single(a, factorizations._LU_BLOCK)
+            return _lu_solve_perm_single(lu, perm, b)
     else:
         fn = _solve_auto_single
     return jnp.vectorize(fn, signature="(n,n),(n,k)->(n,k)")(A, B)

@@ -32,7 +32,7 @@ def test_solve_triangular_matches_scipy(x64, rng, lower, trans, unit):
     T = T if lower else T.T
     b = rng.standard_normal((n, 3))
     ref = scipy.linalg.solve_triangular(T, b, lower=lower, trans=int(trans), unit_diagonal=unit)
-    for bs in (None, 8):  # plain substitution and the blocked path (3 blocks, padded)
+    for bs in (None, 8, 3):  # substitution; blocked (3 blocks, padded; 7 blocks, 4 phases)
         x = jaxla.solve_triangular(T, b, lower=lower, trans=trans, unit_diagonal=unit,
                                    block_size=bs)
         testing.assert_close(x, ref, rtol=1e-10, atol=1e-12)
@@ -64,6 +64,18 @@ def test_lu_and_cho_solve_backward_error_zoo(request, rng, dtype):
             x = jaxla.cho_solve(jaxla.cholesky(A), jnp.asarray(b, dtype))
             err = _backward_error(a.astype(dtype), x, b) / eps_ratio
             assert err < 30, (name, "cho", err)
+
+
+def test_lu_solve_and_solve_blocked_substitution(x64, rng):
+    n = 160  # more than one 128-row block in the triangular solves
+    a = zoo.with_spectrum(rng, n, n, 1e4)
+    b = rng.standard_normal((n, 2))
+    x = jaxla.lu_solve(jaxla.lu_factor(a), b)
+    assert _backward_error(a, x, b) < 30
+    testing.assert_close(x, np.linalg.solve(a, b), rtol=1e-9, atol=1e-9)
+    for assume_a in ("gen", "auto"):  # "auto": Hager's estimate uses transposed solves
+        testing.assert_close(jaxla.solve(a, b, assume_a=assume_a), np.linalg.solve(a, b),
+                             rtol=1e-9, atol=1e-9)
 
 
 def test_solve_modes_and_auto_decision(x64, rng):
