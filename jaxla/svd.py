@@ -323,13 +323,15 @@ def _eigenvector_preconditioner(R: jax.Array) -> tuple[jax.Array, jax.Array]:
     each other; graded columns (and zero or non-finite ones) get V0 = I,
     i.e. plain Jacobi on Rᵀ with its relative accuracy.
     """
-    n = R.shape[1]
     norms = _column_norms(R)
     flat = jnp.min(norms) * _GRADED_SPREAD >= jnp.max(norms)  # False for NaN
-    _, E = jnp.linalg.eigh(jnp.matmul(R, R.T, precision=_HIGHEST))
-    V0 = jnp.where(flat, E[:, ::-1], jnp.eye(n, dtype=R.dtype))
-    W0 = jnp.where(flat, jnp.matmul(R.T, V0, precision=_HIGHEST), R.T)
-    return W0, V0
+
+    def preconditioned(R):
+        _, E = jnp.linalg.eigh(jnp.matmul(R, R.T, precision=_HIGHEST))
+        V0 = E[:, ::-1]
+        return jnp.matmul(R.T, V0, precision=_HIGHEST), V0
+
+    return lax.cond(flat, preconditioned, lambda R: (R.T, jnp.eye(R.shape[1], dtype=R.dtype)), R)
 
 
 def _svd_tall(A: jax.Array, full_matrices: bool, max_sweeps: int,
