@@ -379,7 +379,7 @@ def _qr_iterate(d: jax.Array, e: jax.Array, max_iters: int):
     with W T_0 Wᵀ = T_final; columns of Wᵀ are the eigenvectors of T_0."""
     B, n = d.shape
     dtype = d.dtype
-    S = min(32, max(2, n // 8))  # sweeps per wavefront
+    S = min(32, max(2, n // 16))  # sweeps per wavefront
     batch_minor = B > _MANY
     d = jnp.concatenate([d.T, jnp.zeros((1, B), dtype)])
     e = _deflate(d, jnp.concatenate([e.T, jnp.zeros((2, B), dtype)]))

@@ -123,6 +123,93 @@ def test_eigh_qr_gradient_matches_jnp_and_finite_differences(x64, rng):
     testing.assert_close(jnp.sum(g * E), fd, rtol=1e-6)
 
 
+def test_eigh_qr_large_batch_of_hard_cases(x64, rng):
+    """More than 8 matrices take the batch-minor path (scan-filled shifts, batch-minor
+    W); n = 64 gives several panels, reduction phases and cache groups (with padding)."""
+    n = 64
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    X = rng.standard_normal((n, n))
+    g = 10.0 ** -np.linspace(0, 15, n)
+    half = n // 2
+    cases = [
+        X + X.T,
+        (Q * np.concatenate([[1, 1 + 1e-10, 1 + 2e-10], np.full(n - 5, 2.0), [-3, 1e-12]])) @ Q.T,
+        np.diag(g) + 1e-2 * np.sqrt(np.outer(g, g)) * (np.eye(n, k=1) + np.eye(n, k=-1)),
+        np.eye(n) + np.ones((n, n)),
+        np.diag(np.ones(n - 1), 1) + np.diag(np.ones(n - 1), -1),
+        # splits into blocks in the middle: every block gets its own shift
+        np.block([[X[:half, :half] + X[:half, :half].T, np.zeros((half, half))],
+                  [np.zeros((half, half)), np.diag(np.arange(half, dtype=float))]]),
+        np.zeros((n, n)),
+        1e-30 * (X + X.T),
+    ]
+    As = np.stack(cases + [rng.standard_normal((n, n)) for _ in range(12)])
+    As[len(cases):] += np.swapaxes(As[len(cases):], -1, -2)
+    w, V = jaxla.eigh_qr(As)
+    for i, A in enumerate(As):
+        try:
+            _check_eigh(A, w[i], V[i], "float64")
+        except AssertionError as err:
+            raise AssertionError(f"matrix {i}: {err}") from err
+    testing.assert_close(w[2], np.linalg.eigvalsh(cases[2]), rtol=1e-10, atol=0)
+
+
+def test_eigh_qr_single_larger_matrices(rng):
+    """One matrix: gathered shifts, two wavefront layers per step (row stencil),
+    sweeps over shrinking static windows; odd n and a block-diagonal split."""
+    for n in (101, 96):
+        X = rng.standard_normal((n, n)).astype(np.float32)
+        A = X + X.T
+        if n == 96:
+            A[:40, 40:] = A[40:, :40] = 0
+        w, V = jaxla.eigh_qr(A)
+        _check_eigh(A, w, V, "float32")
+
+
+def test_eigh_qr_large_batch_nan_and_nonconvergence():
+    X = np.random.default_rng(1).standard_normal((12, 8, 8)).astype(np.float32)
+    A = X + np.swapaxes(X, -1, -2)
+    A[3, 0, 0] = np.inf
+    w, V = jaxla.eigh_qr(A)
+    bad = np.zeros(12, bool)
+    bad[3] = True
+    assert np.all(np.isnan(np.asarray(w)[bad])) and np.all(np.isnan(np.asarray(V)[bad]))
+    assert np.all(np.isfinite(np.asarray(w)[~bad]))
+    _check_eigh(A[5], w[5], V[5], "float32")
+    w, _ = jaxla.eigh_qr(A, max_iters=1)
+    assert np.all(np.isnan(np.asarray(w)))
+
+
+@pytest.mark.parametrize("batch_minor", [False, True])
+def test_apply_sweeps_matches_sequential_rotations(rng, batch_minor):
+    """The wavefront (and its two-layer stencil) applies the rotations of S sweeps
+    exactly in sweep order: compare with applying them one by one."""
+    from jaxla import qr_algorithm as qa
+
+    S, n, B, m = 3, 11, 2, 5
+    theta = rng.uniform(-3, 3, (S, n, B))
+    theta[1, :4] = 0  # identity stretches, as for deflated positions
+    theta[2, 7:] = np.pi  # c = -1, s = 0: not the identity
+    theta[:, n - 1] = 0  # position n-1 has no partner row
+    c, s = np.cos(theta), np.sin(theta)
+    W = rng.standard_normal((n, B, m))
+    expected = W.copy()
+    for j in range(S):
+        for k in range(n - 1):
+            r0, r1 = expected[k].copy(), expected[k + 1].copy()
+            ck, sk = c[j, k][:, None], s[j, k][:, None]
+            expected[k], expected[k + 1] = ck * r0 + sk * r1, ck * r1 - sk * r0
+    rows = np.transpose(W, (0, 2, 1)) if batch_minor else W
+    padded = np.concatenate([np.zeros((2 * S,) + rows.shape[1:]), rows,
+                             np.zeros((2 * S + 2,) + rows.shape[1:])])
+    out = qa._apply_sweeps(jnp.asarray(padded, jnp.float32), jnp.asarray(c, jnp.float32),
+                           jnp.asarray(s, jnp.float32), batch_minor)
+    out = np.asarray(out)[2 * S:2 * S + n]
+    if batch_minor:
+        out = np.transpose(out, (0, 2, 1))
+    testing.assert_close(out, expected, atol=1e-5, rtol=0)
+
+
 def _count_eqns(jaxpr) -> int:
     total = 0
     for eqn in jaxpr.eqns:
