@@ -83,7 +83,7 @@ def _max_abs_scale(A: jax.Array) -> jax.Array:
 # (B,) vectors, so a batch runs as dense vector code and a single matrix runs
 # as cheap scalar code; converged matrices ride along as no-ops.
 _LEVELS = 4  # static sweep lengths n, n/2, n/4, n/8: each sweep runs the shortest that fits
-_MANY = 8  # above this many matrices: multiply-reduce products, batch-minor W, scan shift fill
+_MANY = 8  # above this many matrices: batch-minor W (batch in the vector lanes), scan-filled shifts
 
 
 def _bmv(A: jax.Array, x: jax.Array) -> jax.Array:
