@@ -13,10 +13,18 @@ pseudo-random vector orthogonalized against the basis, so T / H stay exact and
 the basis stays orthonormal.
 
 `lanczos_eigsh` also has a block mode (a start block v0 of shape (n, b)):
-block Lanczos with block CGS2 reorthogonalization and "QR twice" to
-orthonormalize each new block (dependent columns are replaced by random
-directions), Rayleigh-Ritz on the block tridiagonal T. Its matrix-matrix
-products make far fewer passes over A than single-vector Lanczos.
+block Lanczos with full reorthogonalization (two block CGS passes, each new
+block orthonormalized by Cholesky QR, with a Householder "QR twice" fallback
+that also replaces dependent columns by random directions), Rayleigh-Ritz on
+the block tridiagonal T. Its matrix-matrix products make far fewer passes over
+A than single-vector Lanczos, and every step is a handful of matrix products,
+so for a dense A and top-k problems it is several times faster at the same
+accuracy (benchmarks/eigen.py).
+
+Implementation notes (XLA on CPU): the bases are kept by rows (Qᵀ, and for
+blocks also Q), because a matrix product whose loop-carried operand is used
+transposed runs through a several times slower kernel; tall QR factorizations
+(LAPACK, level-2 BLAS) are avoided in the loop.
 
 Differences from SciPy's `eigsh` (ARPACK): no implicit restarts and no
 tolerance — the accuracy is controlled by `num_iters` (the subspace size), and
@@ -43,6 +51,7 @@ from jaxla import _validate
 from jaxla.eigen import EighResult, _eigpair_tangent, _prepare
 
 _HIGHEST = lax.Precision.HIGHEST
+_MAX_PHASES = 4  # block Lanczos: loops over steps, each with a basis just wide enough
 
 
 def _mm(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -52,33 +61,36 @@ def _mm(a: jax.Array, b: jax.Array) -> jax.Array:
 def _krylov(matvec, v0: jax.Array, m: int):
     """m steps of Arnoldi with CGS2 reorthogonalization.
 
-    Returns (Q (n, m+1), H (m+1, m)) with A Q[:, :m] = Q H. For symmetric A, H
+    Returns (Qᵀ (m+1, n), H (m+1, m)) with A Q[:, :m] = Q H. For symmetric A, H
     is tridiagonal up to rounding.
     """
     n = v0.shape[0]
     dtype = v0.dtype
     eps = jnp.finfo(dtype).eps
     key = jax.random.key(0)
-    Q = jnp.zeros((n, m + 1), dtype).at[:, 0].set(v0 / jnp.linalg.norm(v0))
+    # The basis is stored by rows, Qt = Qᵀ (m+1, n): then Qᵀw = Qt·w and Qh = hᵀ·Qt
+    # are both plain row-major products (XLA on CPU runs a product with a
+    # transposed loop-carried operand through a much slower kernel).
+    Qt = jnp.zeros((m + 1, n), dtype).at[0].set(v0 / jnp.linalg.norm(v0))
 
-    def orthogonalize(Q, w):
-        h1 = _mm(Q.T, w)
-        w = w - _mm(Q, h1)
-        h2 = _mm(Q.T, w)
-        return w - _mm(Q, h2), h1 + h2
+    def orthogonalize(Qt, w):
+        h1 = _mm(Qt, w)
+        w = w - _mm(h1, Qt)
+        h2 = _mm(Qt, w)
+        return w - _mm(h2, Qt), h1 + h2
 
     def step(j, carry):
-        Q, H = carry
-        q = lax.dynamic_index_in_dim(Q, j, axis=1, keepdims=False)
+        Qt, H = carry
+        q = lax.dynamic_index_in_dim(Qt, j, axis=0, keepdims=False)
         w = matvec(q).astype(dtype)
         scale = jnp.linalg.norm(w)
-        w, h = orthogonalize(Q, w)
+        w, h = orthogonalize(Qt, w)
         beta = jnp.linalg.norm(w)
         breakdown = ~(beta > eps * scale)
         def new_direction(_):
             r = jax.random.normal(jax.random.fold_in(key, j), (n,), dtype)
-            r, _ = orthogonalize(Q, r / jnp.linalg.norm(r))
-            r, _ = orthogonalize(Q, r)
+            r, _ = orthogonalize(Qt, r / jnp.linalg.norm(r))
+            r, _ = orthogonalize(Qt, r)
             rn = jnp.linalg.norm(r)
             return jnp.where(rn > jnp.sqrt(eps), r / jnp.where(rn > 0, rn, 1.0), 0.0)
 
@@ -89,22 +101,23 @@ def _krylov(matvec, v0: jax.Array, m: int):
         # (under vmap both branches run, as a select).
         q_next = lax.cond(breakdown, new_direction, normalized, None)
         beta = jnp.where(breakdown, 0.0, beta)
-        Q = lax.dynamic_update_index_in_dim(Q, q_next, j + 1, axis=1)
+        Qt = lax.dynamic_update_index_in_dim(Qt, q_next, j + 1, axis=0)
         col = h.at[j + 1].set(beta)[: m + 1]
         H = lax.dynamic_update_index_in_dim(H, col, j, axis=1)
-        return Q, H
+        return Qt, H
 
-    return lax.fori_loop(0, m, step, (Q, jnp.zeros((m + 1, m), dtype)))
+    Qt, H = lax.fori_loop(0, m, step, (Qt, jnp.zeros((m + 1, m), dtype)))
+    return Qt, H
 
 
 def _lanczos(matvec, v0, k: int, m: int, which: str):
-    Q, H = _krylov(matvec, v0, m)
+    Qt, H = _krylov(matvec, v0, m)
     alpha = jnp.diagonal(H)
     beta = jnp.diagonal(H, -1)[: m - 1]
     T = jnp.diag(alpha) + jnp.diag(beta, 1) + jnp.diag(beta, -1)
     theta, S = jnp.linalg.eigh(T)
     sel = slice(m - k, m) if which == "largest" else slice(0, k)
-    return theta[sel], _mm(Q[:, :m], S[:, sel])
+    return theta[sel], _mm(S[:, sel].T, Qt[:m]).T
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2))
@@ -123,37 +136,109 @@ def _lanczos_dense_jvp(k, m, which, primals, tangents):
 
 
 # ------------------------------------------------------------- block Lanczos
-def _cgs(Q: jax.Array, W: jax.Array, passes: int) -> jax.Array:
-    """W − Q QᵀW, `passes` times (block classical Gram-Schmidt; zero columns of Q are inert)."""
-    for _ in range(passes):  # static: 1 or 2 passes
-        W = W - _mm(Q, _mm(Q.T, W))
-    return W
+def _project_out(Q: jax.Array, Qt: jax.Array, W: jax.Array) -> jax.Array:
+    """W − Q QᵀW: one block classical Gram-Schmidt pass (zero columns of Q are inert).
+
+    The basis is kept twice, as Q (n, m) and Qt = Qᵀ (m, n), so that both
+    products are plain (row-major × row-major) matrix products: XLA on CPU runs
+    Qᵀ·W with a loop-carried Q through a much slower transposed-operand kernel.
+    """
+    return W - _mm(Q, _mm(Qt, W))
 
 
-def _next_block(Q: jax.Array, W: jax.Array, key: jax.Array):
+def _cholqr(X: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Cholesky QR: X = Y Lᵀ with LLᵀ = G = XᵀX; returns (Y, G).
+
+    Matrix products with X plus b×b LAPACK calls (Cholesky and the inverse of
+    L), instead of a Householder QR of the tall X (level-2 BLAS, several times
+    slower for n in the thousands). Only accurate for well-conditioned X, so
+    callers check the result; a failed Cholesky gives NaN, which fails checks.
+    """
+    G = _mm(X.T, X)
+    L = lax.linalg.cholesky(G, symmetrize_input=False)
+    Linv = lax.linalg.triangular_solve(L, jnp.eye(G.shape[-1], dtype=G.dtype), left_side=True,
+                                       lower=True)
+    return _mm(X, Linv.T), G
+
+
+def _robust_block(basis: tuple[jax.Array, jax.Array] | None, W: jax.Array,
+                  key: jax.Array) -> jax.Array:
     """Orthonormal (n, b) block spanning the part of span(W) ⊥ Q ("QR twice").
 
-    W is projected off Q (CGS2) and QR-factorized; the orthonormal factor is
-    projected once more and re-factorized. A column whose second R diagonal is
-    < 1/2 marks a (numerically) dependent column of W (Kahan's "twice is
-    enough" test); those columns are replaced by random vectors and the block is
-    rebuilt, so the result is always orthonormal and ⊥ Q (breakdown handling).
-    Returns (Q_new, W projected off Q).
+    W is projected off Q (CGS2) and QR-factorized (Householder); the orthonormal
+    factor is projected once more and re-factorized. A column whose second R
+    diagonal is < 1/2 marks a (numerically) dependent column of W (Kahan's
+    "twice is enough" test); those columns are replaced by random vectors and
+    the block is rebuilt, so the result is always orthonormal and ⊥ Q
+    (breakdown handling). `basis` is (Q, Qᵀ), or None: nothing to project against.
     """
-    W = _cgs(Q, W, 2)
+    def proj(X, passes):
+        for _ in range(passes if basis is not None else 0):  # static: 1 or 2 passes
+            X = _project_out(*basis, X)
+        return X
+
+    W = proj(W, 2)
     Q1 = jnp.linalg.qr(W)[0]
-    Q2, R2 = jnp.linalg.qr(_cgs(Q, Q1, 1))
+    Q2, R2 = jnp.linalg.qr(proj(Q1, 1))
     bad = ~(jnp.abs(jnp.diagonal(R2)) >= 0.5)
     bad = bad & jnp.isfinite(R2[0, 0])  # NaN input: propagate, no repair
 
     def repair(_):
-        G = _cgs(Q, jax.random.normal(key, W.shape, W.dtype), 2)
+        G = proj(jax.random.normal(key, W.shape, W.dtype), 2)
         G = G / jnp.maximum(jnp.linalg.norm(G, axis=0), jnp.finfo(W.dtype).tiny)
-        Q1r = jnp.linalg.qr(_cgs(Q, jnp.where(bad, G, W), 2))[0]
-        return jnp.linalg.qr(_cgs(Q, Q1r, 1))[0]
+        Q1r = jnp.linalg.qr(proj(jnp.where(bad, G, W), 2))[0]
+        return jnp.linalg.qr(proj(Q1r, 1))[0]
 
     # `cond`: the rebuild is paid only on breakdown (under vmap both branches run).
-    return lax.cond(jnp.any(bad), repair, lambda _: Q2, None), W
+    return lax.cond(jnp.any(bad), repair, lambda _: Q2, None)
+
+
+def _next_block(basis: tuple[jax.Array, jax.Array] | None, W: jax.Array,
+                key: jax.Array) -> jax.Array:
+    """Orthonormal basis of the part of span(W) ⊥ Q, for W already projected once off Q.
+
+    `basis` is (Q, Qᵀ), or None for the start block (nothing to project against).
+
+    Fast path, all matrix products: Cholesky QR of W, a second projection off Q
+    (full reorthogonalization is two CGS passes), Cholesky QR again. It is
+    accepted when the Gram matrix of the reprojected block is within 1/4 of the
+    identity in Frobenius norm: then the first Cholesky QR was accurate (W was
+    well-conditioned) and no column lost more than ~13% of its norm to Q (so
+    Kahan's "twice is enough" test holds), and the result is orthonormal and
+    ⊥ Q to working precision. Otherwise (ill-conditioned or rank-deficient W,
+    breakdown, non-finite input) the block is rebuilt by `_robust_block`.
+    In Lanczos on ordinary spectra the new block is well-conditioned (κ(Bⱼ) of
+    a few units), so the fallback is rare.
+    """
+    Y, _ = _cholqr(W)
+    if basis is not None:
+        Y = _project_out(*basis, Y)
+    Qn, G = _cholqr(Y)
+    # False for NaN (failed Cholesky, non-finite input, over/underflow in WᵀW)
+    ok = jnp.sum((G - jnp.eye(G.shape[-1], dtype=G.dtype)) ** 2) <= 1.0 / 16.0
+    # `cond`: the Householder rebuild is paid only when needed (both under vmap).
+    return lax.cond(ok, lambda _: Qn, lambda _: _robust_block(basis, W, key), None)
+
+
+def _phases(steps: int, max_phases: int = 4) -> list[tuple[int, int]]:
+    """Split the steps 0..steps-1 into <= max_phases contiguous ranges (static)."""
+    p = max(1, min(max_phases, steps))
+    bounds = [round(i * steps / p) for i in range(p + 1)]
+    return [(a, z) for a, z in zip(bounds[:-1], bounds[1:]) if z > a]
+
+
+def _block_tridiagonal(D: jax.Array, B: jax.Array) -> jax.Array:
+    """Assemble the (s·b, s·b) block tridiagonal matrix from D (s, b, b) and B (s-1, b, b)."""
+    s, b = D.shape[:2]
+    eye = jnp.eye(s, dtype=D.dtype)
+    T = (eye[:, None, :, None] * D[:, :, None, :]).reshape(s * b, s * b)
+    if s > 1:
+        sub = jnp.eye(s, s - 1, k=-1, dtype=D.dtype)  # sub[j+1, j] = 1
+        L = (sub[:, None, :, None] * B[None, :, :, :].transpose(0, 2, 1, 3)
+             ).reshape(s * b, (s - 1) * b)
+        L = jnp.pad(L, ((0, 0), (0, b)))
+        T = T + L + L.T
+    return T
 
 
 def _block_lanczos(matmat, V0: jax.Array, k: int, s: int, which: str):
@@ -161,34 +246,47 @@ def _block_lanczos(matmat, V0: jax.Array, k: int, s: int, which: str):
 
     Q = [Q_0 … Q_{s-1}] (n, s·b) orthonormal and the block tridiagonal
     T = QᵀAQ (diagonal blocks D_j = Q_jᵀAQ_j, sub-diagonal B_j = Q_{j+1}ᵀAQ_j),
-    then Rayleigh-Ritz on T.
+    then Rayleigh-Ritz on T. Each step is one product A·Q_j (an (n, b) block),
+    two CGS passes against the basis (matrix products; the first pass's
+    coefficients include D_j) and two Cholesky QRs of the (n, b) block
+    (`_next_block`). The basis is carried both as Q and as Qᵀ (see
+    `_project_out`), and the current block separately, so that every large
+    product is a plain row-major one.
+
+    The steps run in up to `_MAX_PHASES` phases (a static Python loop over
+    phases, one `fori_loop` each) whose basis arrays are only as wide as that
+    phase needs, so the reorthogonalization does not multiply the
+    not-yet-filled zero columns: about 5/8 of the work of always using the full
+    (n, s·b) basis.
     """
     n, b = V0.shape
     m = s * b
     dtype = V0.dtype
     key = jax.random.key(0)
-    Q = jnp.zeros((n, m), dtype)
-    Q0, _ = _next_block(Q, V0 / jnp.max(jnp.linalg.norm(V0, axis=0)), key)
-    Q = lax.dynamic_update_slice(Q, Q0, (0, 0))
-
-    def diag_block(Q, T, j):
-        Qj = lax.dynamic_slice(Q, (0, j * b), (n, b))
-        AQ = matmat(Qj).astype(dtype)
-        D = _mm(Qj.T, AQ)
-        return AQ, lax.dynamic_update_slice(T, 0.5 * (D + D.T), (j * b, j * b))
+    X = _next_block(None, V0, key)
+    Q, Qt = X, X.T
+    D = jnp.zeros((s, b, b), dtype)
+    B = jnp.zeros((max(s - 1, 1), b, b), dtype)
 
     def step(j, carry):
-        Q, T = carry
-        AQ, T = diag_block(Q, T, j)
-        Qn, W = _next_block(Q, AQ, jax.random.fold_in(key, j + 1))
-        B = _mm(Qn.T, W)
-        T = lax.dynamic_update_slice(T, B, ((j + 1) * b, j * b))
-        T = lax.dynamic_update_slice(T, B.T, (j * b, (j + 1) * b))
-        return lax.dynamic_update_slice(Q, Qn, (0, (j + 1) * b)), T
+        Q, Qt, X, D, B = carry  # X = Q_j, the block to multiply
+        AX = matmat(X).astype(dtype)
+        H = _mm(Qt, AX)  # first CGS pass; rows j·b:(j+1)·b are D_j = Q_jᵀAQ_j
+        W = AX - _mm(Q, H)
+        Dj = lax.dynamic_slice_in_dim(H, j * b, b, axis=0)
+        Xn = _next_block((Q, Qt), W, jax.random.fold_in(key, j + 1))
+        Q = lax.dynamic_update_slice_in_dim(Q, Xn, (j + 1) * b, axis=1)
+        Qt = lax.dynamic_update_slice_in_dim(Qt, Xn.T, (j + 1) * b, axis=0)
+        return Q, Qt, Xn, D.at[j].set(0.5 * (Dj + Dj.T)), B.at[j].set(_mm(Xn.T, W))
 
-    Q, T = lax.fori_loop(0, s - 1, step, (Q, jnp.zeros((m, m), dtype)))
-    _, T = diag_block(Q, T, s - 1)
-    theta, S = jnp.linalg.eigh(T)
+    for j0, j1 in _phases(s - 1, _MAX_PHASES):
+        # widen the basis to the columns this phase writes (block j1 is the last)
+        pad = (j1 + 1) * b - Q.shape[1]
+        Q, Qt = jnp.pad(Q, ((0, 0), (0, pad))), jnp.pad(Qt, ((0, pad), (0, 0)))
+        Q, Qt, X, D, B = lax.fori_loop(j0, j1, step, (Q, Qt, X, D, B))
+    Dl = _mm(X.T, matmat(X).astype(dtype))
+    D = D.at[s - 1].set(0.5 * (Dl + Dl.T))
+    theta, S = jnp.linalg.eigh(_block_tridiagonal(D, B[: s - 1]))
     sel = slice(m - k, m) if which == "largest" else slice(0, k)
     return theta[sel], _mm(Q, S[:, sel])
 
@@ -250,11 +348,15 @@ def lanczos_eigsh(A: Any, v0: jax.Array, k: int, *, num_iters: int | None = None
 
     Block mode (v0 of shape (n, b)): the block Krylov space
     span{V0, AV0, …, A^{s-1}V0} of dimension s·b with Q_{j+1}B_j = AQ_j − Σ Q_i(Q_iᵀAQ_j)
-    (block CGS2 against all previous blocks, then QR twice), T block tridiagonal.
-    It makes s passes over A with b columns each instead of s·b single
-    products, so a memory-bound dense A (or a batched operator) is read b times
-    less often; with b >= k the convergence rate of λ_k is governed by the gap to
-    λ_{b+1} rather than λ_{k+1} (Golub & Underwood 1977).
+    (two block CGS passes against all previous blocks, Cholesky QR), T block
+    tridiagonal. It makes s passes over A with b columns each instead of s·b
+    single products, so a memory-bound dense A (or a batched operator) is read
+    b times less often; with b >= k the convergence rate of λ_k is governed by
+    the gap to λ_{b+1} rather than λ_{k+1} (Golub & Underwood 1977). For a
+    dense A and the top k, a block of b ≈ k…2k columns (a multiple of 8 suits
+    the CPU's vector units) is the fast choice: on a 2000×2000 float32 matrix
+    with a slowly decaying spectrum, b = 16 with 11 steps reaches the accuracy
+    of single-vector Lanczos with m = 80 about 3× faster.
 
     Args:
       A: symmetric dense (..., n, n) or a linear callable on (n,) vectors
@@ -354,11 +456,15 @@ def arnoldi(A: Any, v0: jax.Array, num_iters: int) -> ArnoldiResult:
     if m > n:
         raise ValueError(f"`num_iters` must be <= n = {n}; got {m}.")
     if not dense:
-        return ArnoldiResult(*_krylov(A, v0, m))
+        Qt, H = _krylov(A, v0, m)
+        return ArnoldiResult(Qt.T, H)
     return ArnoldiResult(*_arnoldi_batched(A, v0, m))
 
 
 @functools.partial(jax.jit, static_argnums=2)
 def _arnoldi_batched(A, v0, m):
-    return jnp.vectorize(lambda a, v: _krylov(lambda x: _mm(a, x), v, m),
-                         signature="(n,n),(n)->(n,p),(p,m)")(A, v0)
+    def one(a, v):
+        Qt, H = _krylov(lambda x: _mm(a, x), v, m)
+        return Qt.T, H
+
+    return jnp.vectorize(one, signature="(n,n),(n)->(n,p),(p,m)")(A, v0)

@@ -195,6 +195,121 @@ def test_block_lanczos_errors():
         jaxla.lanczos_eigsh(lambda v: v, jnp.ones((2, 4, 2)), 1)
 
 
+def _block_krylov_ritz(A, V0, s):
+    """Reference Ritz values of span{V0, AV0, …, A^{s-1}V0}: block Arnoldi in NumPy float64."""
+    blocks = [np.linalg.qr(V0)[0]]
+    for _ in range(s - 1):
+        W = A @ blocks[-1]
+        for _ in range(2):
+            for B in blocks:
+                W = W - B @ (B.T @ W)
+        blocks.append(np.linalg.qr(W)[0])
+    Q = np.concatenate(blocks, axis=1)
+    return np.linalg.eigvalsh(Q.T @ A @ Q)
+
+
+@pytest.mark.parametrize("s", [1, 2, 3, 4, 6, 9])
+def test_block_lanczos_step_counts_match_block_krylov_ritz_values(x64, rng, s):
+    """Every step count (1 step: no loop; fewer steps than phases; uneven phases)
+    gives exactly the Rayleigh-Ritz values of the block Krylov space."""
+    n, b = 40, 3
+    A = _spectral(rng, np.linspace(-1.0, 2.0, n) ** 3)
+    V0 = rng.standard_normal((n, b))
+    ref = _block_krylov_ritz(A, V0, s)
+    for which, sel in (("largest", slice(-2, None)), ("smallest", slice(0, 2))):
+        w, V = jaxla.lanczos_eigsh(A, V0, 2, num_iters=s, which=which)
+        testing.assert_close(w, ref[sel], rtol=1e-10, atol=1e-12)
+        V = np.asarray(V)
+        testing.assert_close(V.T @ V, np.eye(2), atol=1e-12)
+        # Ritz pairs: the residual is orthogonal to the subspace, so vᵀAv = θ
+        testing.assert_close(np.sum(V * (A @ V), axis=0), w, rtol=1e-10, atol=1e-12)
+
+
+def test_block_lanczos_long_run_stays_orthonormal_float32(rng):
+    """Slowly decaying spectrum (the benchmark's λ_i = exp(-i/decay), small):
+    many steps, float32; Ritz vectors orthonormal and accurate to working precision."""
+    n, b, s, k = 400, 8, 30, 10
+    lam = np.exp(-np.arange(n) / 10.0)
+    U, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    A = ((U * lam) @ U.T).astype(np.float32)
+    w, V = jaxla.lanczos_eigsh(A, rng.standard_normal((n, b)).astype(np.float32), k,
+                               num_iters=s)
+    V = np.asarray(V, np.float64)
+    testing.assert_close(V.T @ V, np.eye(k), atol=2e-6)
+    testing.assert_close(w, lam[:k][::-1], rtol=2e-6, atol=2e-7)
+    A64 = A.astype(np.float64)
+    assert np.max(np.linalg.norm(A64 @ V - V * np.asarray(w, np.float64), axis=0)) < 2e-6
+
+
+@pytest.mark.parametrize("scale", [1e-25, 1e25])
+def test_block_lanczos_extreme_scale_float32(rng, scale):
+    """‖AQ‖² under/overflows float32, so the Cholesky QR fails: the Householder
+    fallback must take over and give the scaled result."""
+    n = 60
+    A = _spectral(rng, np.linspace(1.0, 3.0, n)).astype(np.float32)
+    V0 = rng.standard_normal((n, 4)).astype(np.float32)
+    w1, V1 = jaxla.lanczos_eigsh(A, V0, 3, num_iters=15)
+    ws, Vs = jaxla.lanczos_eigsh(A * np.float32(scale), V0, 3, num_iters=15)
+    testing.assert_close(np.asarray(ws) / scale, w1, rtol=1e-5)
+    testing.assert_subspaces_close(Vs, V1, atol=1e-4)
+    assert np.all(np.isfinite(np.asarray(Vs)))
+
+
+def _orthonormal(rng, n, w, dtype):
+    return np.linalg.qr(rng.standard_normal((n, w)))[0].astype(dtype)
+
+
+def _check_new_block(Q, W, Qn, atol):
+    Qn = np.asarray(Qn, np.float64)
+    testing.assert_close(Qn.T @ Qn, np.eye(Qn.shape[1]), atol=atol)
+    testing.assert_close(Q.T.astype(np.float64) @ Qn, np.zeros((Q.shape[1], Qn.shape[1])),
+                         atol=atol)
+
+
+@pytest.mark.parametrize("kappa", [1.0, 1e2, 3e3, 1e5])
+def test_next_block_orthonormal_and_spans_w(rng, kappa):
+    """float32, W of condition number κ (fast Cholesky-QR path up to a few
+    thousand, Householder fallback beyond): orthonormal, ⊥ Q, span(W) kept."""
+    from jaxla.krylov import _next_block, _project_out
+
+    n, w, b = 300, 40, 8
+    Q = _orthonormal(rng, n, w, np.float32)
+    Q, Qt = jnp.asarray(Q), jnp.asarray(Q.T)
+    U, _ = np.linalg.qr(rng.standard_normal((n, b)))
+    R, _ = np.linalg.qr(rng.standard_normal((b, b)))
+    W = ((U * np.logspace(0.0, -np.log10(kappa), b)) @ R.T).astype(np.float32)
+    W = _project_out(Q, Qt, jnp.asarray(W))
+    Qn = _next_block((Q, Qt), W, jax.random.key(1))
+    _check_new_block(np.asarray(Q), W, Qn, atol=2e-6)
+    W64, Qn64 = np.asarray(W, np.float64), np.asarray(Qn, np.float64)
+    testing.assert_close(Qn64 @ (Qn64.T @ W64), W64, atol=2e-6 * np.linalg.norm(W64))
+
+
+@pytest.mark.parametrize("case", ["dependent", "inside_span_q", "zero", "ill_conditioned"])
+def test_next_block_fallback_cases(rng, case):
+    """Blocks the Cholesky QR cannot handle go to the Householder path with random
+    repair: the result is the same as calling it directly, orthonormal and ⊥ Q."""
+    from jaxla.krylov import _next_block, _project_out, _robust_block
+
+    n, w, b = 200, 30, 6
+    Q = _orthonormal(rng, n, w, np.float32)
+    W = rng.standard_normal((n, b)).astype(np.float32)
+    if case == "dependent":
+        W[:, 3] = W[:, 1]
+    elif case == "inside_span_q":
+        W[:, 2] = Q[:, 5] + 1e-9 * W[:, 2]
+    elif case == "zero":
+        W[:] = 0.0
+    else:
+        W[:, 4] = W[:, 0] + 1e-6 * W[:, 4]
+    Q, Qt = jnp.asarray(Q), jnp.asarray(Q.T)
+    W = _project_out(Q, Qt, jnp.asarray(W))
+    key = jax.random.key(3)
+    Qn = _next_block((Q, Qt), W, key)
+    testing.assert_close(Qn, _robust_block((Q, Qt), W, key), atol=0.0)
+    _check_new_block(np.asarray(Q), W, Qn, atol=2e-6)
+
+
 # ------------------------------------------------------------------ arnoldi
 def test_arnoldi_relation(x64, rng):
     A = rng.standard_normal((12, 12))
