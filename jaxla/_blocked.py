@@ -42,6 +42,8 @@ References:
     SIMAX 18 (1997).
   R. Schreiber & C. Van Loan, A storage-efficient WY representation for
     products of Householder transformations, SISSC 10 (1989).
+  E. Elmroth & F. G. Gustavson, Applying recursion to serial and parallel QR
+    factorization leads to better performance, IBM J. Res. Dev. 44 (2000).
   Golub & Van Loan, Matrix Computations (4th ed.), sections 3.2, 4.2, 5.2.
 """
 
@@ -322,23 +324,25 @@ def blocked_lu(A: jax.Array, nb: int) -> tuple[jax.Array, jax.Array, jax.Array]:
 
 
 # ----------------------------------------------------------- Householder QR
-def _house_panel(P: jax.Array, r0) -> tuple[jax.Array, jax.Array]:
-    """Unblocked Householder QR of the M×w panel whose diagonal starts at row r0.
+def _house_leaf(P: jax.Array, r0) -> tuple[jax.Array, jax.Array]:
+    """Unblocked Householder QR (xGEQR2) of the M×w panel whose diagonal starts at row r0.
 
     Returns the panel with R on/above the diagonal and the reflector tails
-    below it (LAPACK xGEQR2 storage, v_j[r0+j] = 1 implicit) and tau (w,).
+    below it (LAPACK storage, v_j[r0+j] = 1 implicit) and tau (w,). Works on
+    the transposed panel, as `panel_lu_leaf`.
     """
     M, w = P.shape
     rows = jnp.arange(M)
-    cols = jnp.arange(w)
+    ks = jnp.arange(w)
 
     def body(j, carry):
-        P, tau = carry
+        Q, tau = carry
         c = r0 + j
-        x = jnp.where(rows >= c, column(P, j), 0)
+        col = Q[j]
+        x = jnp.where(rows >= c, col, 0)
         scale = jnp.max(jnp.abs(x))
         scale = jnp.where(scale > 0, scale, 1)
-        alpha = x[c]
+        alpha = col[c]
         tail = jnp.where(rows > c, x, 0) / scale
         s2 = jnp.sum(tail * tail)
         trivial = s2 == 0  # nothing to annihilate: H = I (tau = 0), like xLARFG
@@ -347,14 +351,14 @@ def _house_panel(P: jax.Array, r0) -> tuple[jax.Array, jax.Array]:
         beta = jnp.where(a >= 0, -nrm, nrm)
         t = jnp.where(trivial, 0, (beta - a) / beta)
         v = jnp.where(rows == c, 1, tail / jnp.where(trivial, 1, a - beta))
-        wv = mm(v, P)
-        P = P - t * v[:, None] * jnp.where(cols > j, wv, 0)[None, :]
+        wv = jnp.where(ks > j, t * mm(Q, v), 0)  # t · vᵀ P[:, k] for the columns k > j
         newcol = jnp.where(rows > c, v, jnp.where(rows == c,
-                                                  jnp.where(trivial, alpha, beta * scale), x))
-        newcol = jnp.where(rows < c, column(P, j), newcol)
-        return P.at[:, j].set(newcol), tau.at[j].set(t)
+                                                  jnp.where(trivial, alpha, beta * scale), col))
+        Q = jnp.where((ks == j)[:, None], newcol[None, :], Q - wv[:, None] * v[None, :])
+        return Q, tau.at[j].set(t)
 
-    return lax.fori_loop(0, w, body, (P, jnp.zeros((w,), P.dtype)))
+    Q, tau = lax.fori_loop(0, w, body, (P.T, jnp.zeros((w,), P.dtype)))
+    return Q.T, tau
 
 
 def reflectors(panel: jax.Array, r0) -> jax.Array:
@@ -365,17 +369,42 @@ def reflectors(panel: jax.Array, r0) -> jax.Array:
 
 
 def t_factor(V: jax.Array, tau: jax.Array) -> jax.Array:
-    """Upper-triangular T with H_1 H_2 ... H_w = I - V T Vᵀ (Schreiber-Van Loan)."""
-    w = tau.shape[0]
-    G = mm(V.T, V)
-    idx = jnp.arange(w)
+    """Upper-triangular T with H_1 H_2 ... H_w = I - V T Vᵀ (Schreiber-Van Loan).
 
-    def body(j, T):
-        g = jnp.where(idx < j, G[:, j], 0)
-        col = jnp.where(idx < j, -tau[j] * mm(T, g), 0)
-        return T.at[:, j].set(col.at[j].set(tau[j]))
+    LAPACK's xLARFT recurrence T[:j, j] = -tau_j T[:j, :j] V[:, :j]ᵀ v_j is
+    forward substitution for T = (I + diag(tau) S)⁻¹ diag(tau) with
+    S = strictly-upper(VᵀV); this evaluates that closed form with the
+    loop-free triangular inverse (no division by tau: tau = 0 is fine).
+    """
+    S = jnp.triu(mm(V.T, V), 1)
+    Xt = tri_inv_lower((tau[:, None] * S).T, unit=True)  # ((I + diag(tau) S)ᵀ)⁻¹
+    return Xt.T * tau[None, :]
 
-    return lax.fori_loop(0, w, body, jnp.zeros((w, w), V.dtype))
+
+def house_panel(P: jax.Array, r0) -> tuple[jax.Array, jax.Array]:
+    """Householder QR of the M×w panel whose diagonal starts at row r0, with its T factor.
+
+    Returns (panel, T): R on/above the diagonal and reflector tails below it,
+    and T with H_1 ... H_w = I - V T Vᵀ. Recursive halving (Elmroth &
+    Gustavson 2000): factor the left half, apply its reflectors to the right
+    half with matmuls, factor the right half, and merge
+    T = [[T1, -T1 V1ᵀ V2 T2], [0, T2]].
+    """
+    w = P.shape[1]
+    if w <= _LEAF:
+        panel, tau = _house_leaf(P, r0)
+        return panel, t_factor(reflectors(panel, r0), tau)
+    h = w // 2
+    Pl, T1 = house_panel(P[:, :h], r0)
+    V1 = reflectors(Pl, r0)
+    Pr = P[:, h:]
+    Pr = Pr - mm(V1, mm(T1.T, mm(V1.T, Pr)))
+    Pr, T2 = house_panel(Pr, r0 + h)
+    V2 = reflectors(Pr, r0 + h)
+    T12 = -mm(T1, mm(mm(V1.T, V2), T2))
+    T = jnp.concatenate([jnp.concatenate([T1, T12], axis=1),
+                         jnp.concatenate([jnp.zeros((w - h, h), P.dtype), T2], axis=1)], axis=0)
+    return jnp.concatenate([Pl, Pr], axis=1), T
 
 
 def blocked_householder(A: jax.Array, nb: int) -> tuple[jax.Array, jax.Array, int]:
@@ -399,11 +428,10 @@ def blocked_householder(A: jax.Array, nb: int) -> tuple[jax.Array, jax.Array, in
         def body(b, carry, ps=ps, cols=cols):
             W, Ts = carry
             r0 = b * nb - ps
-            panel, tau = _house_panel(lax.dynamic_slice(W, (0, r0), (W.shape[0], nb)), r0)
+            panel, T = house_panel(lax.dynamic_slice(W, (0, r0), (W.shape[0], nb)), r0)
             V = reflectors(panel, r0)
-            T = t_factor(V, tau)
-            trail = jnp.where(cols >= r0 + nb, W, 0)
-            W = W - mm(V, mm(T.T, mm(V.T, trail)))
+            Y = jnp.where(cols >= r0 + nb, mm(V.T, W), 0)  # Vᵀ A_trail, trailing columns only
+            W = W - mm(V, mm(T.T, Y))
             W = lax.dynamic_update_slice(W, panel, (0, r0))
             return W, Ts.at[b].set(T)
 
