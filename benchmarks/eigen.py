@@ -1,11 +1,17 @@
 """Eigen-solvers: jaxla vs SciPy ARPACK, torch.lobpcg and LAPACK eigh, one process.
 
 1. Top-10 eigenpairs of a dense 2000×2000 symmetric float32 matrix with
-   spectrum λ_i = exp(−i/decay) in a random basis: `jaxla.lanczos_eigsh`
-   (smallest Krylov dimension from --lanczos_iters that reaches eigsh's
-   residual), `scipy.sparse.linalg.eigsh(k=10)`, `torch.lobpcg` and
+   spectrum λ_i = exp(−i/decay) in a random basis (tiny relative gaps near
+   λ_10): `scipy.sparse.linalg.eigsh(k=10)` (ARPACK, the anchor),
+   `jaxla.lanczos_eigsh` in every configuration of --lanczos_configs (block
+   size × steps; block size 1 is single-vector Lanczos), `torch.lobpcg` and
    `jnp.linalg.eigh` (full decomposition). Residual: max_i ‖Av_i − λ_i v_i‖ / λ_1
-   in float64.
+   in float64 with the unrounded matrix, the same for every method. eigsh and
+   the Lanczos configurations are timed in interleaved rounds (min of
+   --topk_repeats), so load changes hit them alike. The summary line picks the
+   fastest configuration whose residual is <= eigsh's, and re-checks its
+   residual from other random start blocks (Lanczos has no tolerance: its
+   accuracy is set by the static number of steps).
 2. `jaxla.eigh_qr` vs `jnp.linalg.eigh` (and `torch.linalg.eigh`) on a batch of
    1024 symmetric 32×32 matrices and on one 512×512, float32.
 
@@ -29,8 +35,14 @@ import jaxla
 _N = flags.DEFINE_integer("n", 2000, "size of the dense symmetric matrix for top-k")
 _K = flags.DEFINE_integer("k", 10, "number of eigenpairs")
 _DECAY = flags.DEFINE_float("decay", 50.0, "λ_i = exp(-i / decay)")
-_ITERS = flags.DEFINE_list("lanczos_iters", ["30", "40", "60", "80", "120"],
-                           "Krylov dimensions tried (the first matching eigsh's residual wins)")
+_CONFIGS = flags.DEFINE_list(
+    "lanczos_configs",
+    ["1x60", "1x80", "8x15", "8x16", "12x12", "12x13", "16x10", "16x11", "16xdefault",
+     "20x9", "20x10", "24x8", "24x9"],
+    "jaxla.lanczos_eigsh configurations BxS: start block of B columns (1 = a start "
+    "vector) and S = num_iters (block steps; Krylov dimension B·S), or Bxdefault")
+_TOPK_REPEATS = flags.DEFINE_integer("topk_repeats", 7, "interleaved timing rounds, part 1")
+_STARTS = flags.DEFINE_integer("starts", 3, "other random start blocks for the chosen config")
 _BATCH = flags.DEFINE_integer("batch", 1024, "batch size for the 32x32 eigh_qr case")
 _SMALL = flags.DEFINE_integer("small", 32, "matrix size in the batch")
 _BIG = flags.DEFINE_integer("big", 512, "single-matrix size for eigh_qr")
@@ -57,7 +69,20 @@ def _row(name, seconds, resid, ref):
     print(f"{name:34s} {1e3 * seconds:10.1f} {resid:12.2e} {seconds / ref:9.3f}")
 
 
-def top_k(n, k, decay, iters, repeats):
+def _lanczos_fn(config, k):
+    b, s = config.split("x")
+    num_iters = None if s == "default" else int(s)
+    fn = jax.jit(lambda a, v: jaxla.lanczos_eigsh(a, v, k, num_iters=num_iters))
+    label = f"B={b} × {s} steps" if b != "1" else f"vector, m={s}"
+    return int(b), label, fn
+
+
+def _start(rng, n, b):
+    shape = (n,) if b == 1 else (n, b)
+    return jnp.asarray(rng.standard_normal(shape).astype(np.float32))
+
+
+def top_k(n, k, decay, configs, repeats, topk_repeats, starts):
     rng = np.random.default_rng(0)
     Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
     A64 = (Q * np.exp(-np.arange(n) / decay)) @ Q.T
@@ -68,21 +93,36 @@ def top_k(n, k, decay, iters, repeats):
           f"{jax.devices()[0].platform}, torch threads {torch.get_num_threads()}")
     print(f"{'method':34s} {'time [ms]':>10s} {'residual':>12s} {'÷ eigsh':>9s}")
 
-    t_eigsh, (w, V) = _timeit(lambda: scipy.sparse.linalg.eigsh(A, k=k, which="LA", v0=v0),
-                              repeats)
-    r_eigsh = _residual(A64, w, V)
-    _row("scipy eigsh (ARPACK, float32)", t_eigsh, r_eigsh, t_eigsh)
+    products = [0]
 
+    def counted(x):
+        products[0] += 1
+        return A @ x
+
+    op = scipy.sparse.linalg.LinearOperator((n, n), matvec=counted, dtype=np.float32)
+    scipy.sparse.linalg.eigsh(op, k=k, which="LA", v0=v0)  # untimed: count products with A
+
+    # eigsh and every Lanczos configuration: warm up (compile), then interleaved rounds
     Aj = jnp.asarray(A)
-    chosen = None
-    for m in (int(x) for x in iters):
-        fn = jax.jit(lambda a, v, m=m: jaxla.lanczos_eigsh(a, v, k, num_iters=m))
-        t, res = _timeit(lambda fn=fn: jax.block_until_ready(fn(Aj, jnp.asarray(v0))), repeats)
-        r = _residual(A64, res.eigenvalues, res.eigenvectors)
-        _row(f"jaxla.lanczos_eigsh (m={m})", t, r, t_eigsh)
-        if r <= max(r_eigsh, 1e-6):
-            chosen = (m, t, r)
-            break
+    runs = {"eigsh": lambda: scipy.sparse.linalg.eigsh(A, k=k, which="LA", v0=v0)}
+    labels = {"eigsh": f"scipy eigsh (ARPACK, {products[0]} A·x)"}
+    for config in configs:
+        b, label, fn = _lanczos_fn(config, k)
+        x0 = _start(np.random.default_rng(1), n, b)
+        runs[config] = lambda fn=fn, x0=x0: jax.block_until_ready(fn(Aj, x0))
+        labels[config] = f"jaxla lanczos {label}"
+    results = {name: run() for name, run in runs.items()}
+    best = dict.fromkeys(runs, np.inf)
+    for _ in range(topk_repeats):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    resid = {name: _residual(A64, *out) for name, out in results.items()}
+    t_eigsh, r_eigsh = best["eigsh"], resid["eigsh"]
+    for name in runs:
+        _row(labels[name], best[name], resid[name], t_eigsh)
+
     At = torch.from_numpy(A)
     X0 = torch.from_numpy(rng.standard_normal((n, 2 * k)).astype(np.float32))
     t, (w, V) = _timeit(lambda: torch.lobpcg(At, k=k, X=X0, largest=True, tol=1e-5,
@@ -91,9 +131,21 @@ def top_k(n, k, decay, iters, repeats):
     eigh = jax.jit(jnp.linalg.eigh)
     t, (w, V) = _timeit(lambda: jax.block_until_ready(eigh(Aj)), repeats)
     _row("jnp.linalg.eigh (all n)", t, _residual(A64, w[-k:], V[:, -k:]), t_eigsh)
-    if chosen:
-        print(f"-> lanczos m={chosen[0]} matches eigsh's residual at "
-              f"{chosen[1] / t_eigsh:.3f}× eigsh's time (target <= 0.25×)")
+
+    matched = [c for c in configs if resid[c] <= r_eigsh]
+    if not matched:
+        print(f"-> no lanczos configuration reaches eigsh's residual {r_eigsh:.2e}")
+        return
+    c = min(matched, key=best.get)
+    b, label, fn = _lanczos_fn(c, k)
+    others = [_residual(A64, *fn(Aj, _start(np.random.default_rng(seed), n, b)))
+              for seed in range(2, 2 + starts)]
+    print(f"-> lanczos {label} matches eigsh's residual ({resid[c]:.2e} <= {r_eigsh:.2e}) at "
+          f"{best[c] / t_eigsh:.3f}× eigsh's time (target <= 0.25×)")
+    if others:
+        verdict = "all match" if max(others) <= r_eigsh else "NOT all matching"
+        print(f"   same configuration from {starts} other random starts: residual "
+              f"{min(others):.2e}…{max(others):.2e} ({verdict})")
 
 
 def _eigh_residual(A64, w, V):
@@ -128,7 +180,8 @@ def eigh_cases(batch, small, big, repeats):
 
 def main(argv):
     del argv
-    top_k(_N.value, _K.value, _DECAY.value, _ITERS.value, _REPEATS.value)
+    top_k(_N.value, _K.value, _DECAY.value, _CONFIGS.value, _REPEATS.value,
+          _TOPK_REPEATS.value, _STARTS.value)
     eigh_cases(_BATCH.value, _SMALL.value, _BIG.value, _REPEATS.value)
 
 
