@@ -90,19 +90,25 @@ _EIGEN_MIN_SIZE = 1 << 21
 
 
 def _dense_operator(A: jax.Array) -> _Operator:
-    def rrows(Y):                                       # Y A, (l, m) -> (l, n)
+    """A (..., m, n); `rows`/`rrows` take blocks with A's batch dimensions."""
+    nb = A.ndim - 2
+    batch = (tuple(range(nb)), tuple(range(nb)))
+
+    def rows(X):                                        # X Aᵀ, (..., l, n) -> (..., l, m)
+        return lax.dot_general(X, A, (((nb + 1,), (nb + 1,)), batch), precision=_HIGHEST)
+
+    def rrows(Y):                                       # Y A, (..., l, m) -> (..., l, n)
         plain = lambda Y: jnp.matmul(Y, A, precision=_HIGHEST)  # noqa: E731
         if A.shape[-2] * A.shape[-1] < _EIGEN_MIN_SIZE:
             return plain(Y)
         eigen = lambda Y: lax.dot_general(  # noqa: E731
-            lax.optimization_barrier(Y.T), A, (((0,), (0,)), ((), ())), precision=_HIGHEST)
+            lax.optimization_barrier(_mT(Y)), A, (((nb,), (nb,)), batch), precision=_HIGHEST)
         return lax.platform_dependent(Y, cpu=eigen, default=plain)
 
     return _Operator(
         lambda X: jnp.matmul(A, X, precision=_HIGHEST),
-        lambda Y: jnp.matmul(jnp.swapaxes(A, -1, -2), Y, precision=_HIGHEST),
-        lambda X: lax.dot_general(X, A, (((1,), (1,)), ((), ())), precision=_HIGHEST),
-        rrows, tuple(A.shape[-2:]), A.dtype)
+        lambda Y: jnp.matmul(_mT(A), Y, precision=_HIGHEST),
+        rows, rrows, tuple(A.shape[-2:]), A.dtype)
 
 
 def _callable_operator(A: Callable, n: int, dtype: Any, name: str = "A",
@@ -146,66 +152,73 @@ def _check_shape_arg(shape: Any) -> tuple[int, int]:
 _TRI_BLOCK = 32   # triangular inverses are recursive down to this size
 
 
-def _triangular_inverse(R: jax.Array) -> jax.Array:
-    """R⁻¹ of an upper-triangular (l, l) R by static 2×2 block recursion."""
-    l = R.shape[-1]
-    if l <= _TRI_BLOCK:
-        return lax.linalg.triangular_solve(R, jnp.eye(l, dtype=R.dtype), left_side=True,
-                                           lower=False)
-    h = l // 2
-    Ai, Ci = _triangular_inverse(R[:h, :h]), _triangular_inverse(R[h:, h:])
-    top = jnp.concatenate([Ai, -_mm(Ai, _mm(R[:h, h:], Ci))], axis=1)
-    bottom = jnp.concatenate([jnp.zeros((l - h, h), R.dtype), Ci], axis=1)
-    return jnp.concatenate([top, bottom], axis=0)
+def _mT(x: jax.Array) -> jax.Array:
+    return jnp.swapaxes(x, -1, -2)
 
 
 def _mm(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.matmul(a, b, precision=_HIGHEST)
 
 
-def _gram(Y: jax.Array) -> jax.Array:
-    """Y Yᵀ, symmetric."""
-    G = lax.dot_general(Y, Y, (((1,), (1,)), ((), ())), precision=_HIGHEST)
-    return 0.5 * (G + G.T)
+def _eye_like(x: jax.Array) -> jax.Array:
+    return jnp.broadcast_to(jnp.eye(x.shape[-1], dtype=x.dtype), x.shape)
+
+
+def _triangular_inverse(R: jax.Array) -> jax.Array:
+    """R⁻¹ of upper-triangular (..., l, l) R by static 2×2 block recursion.
+
+    LAPACK's trsm is only used on blocks <= 32: from about 32×32 on, OpenBLAS
+    runs it threaded (see the note above).
+    """
+    l = R.shape[-1]
+    if l <= _TRI_BLOCK:
+        return lax.linalg.triangular_solve(R, _eye_like(R), left_side=True, lower=False)
+    h = l // 2
+    Ai, Ci = _triangular_inverse(R[..., :h, :h]), _triangular_inverse(R[..., h:, h:])
+    top = jnp.concatenate([Ai, -_mm(Ai, _mm(R[..., :h, h:], Ci))], axis=-1)
+    bottom = jnp.concatenate([jnp.zeros((*R.shape[:-2], l - h, h), R.dtype), Ci], axis=-1)
+    return jnp.concatenate([top, bottom], axis=-2)
 
 
 def _cholesky_qr_pass(Y: jax.Array, shift: float, rescale: bool = True):
-    """Y (l, N) = Rᵀ Q with RᵀR = Y Yᵀ + s·I: one (shifted) Cholesky-QR pass on the rows.
+    """Y (..., l, N) = Rᵀ Q with RᵀR = Y Yᵀ + s·I: one (shifted) Cholesky-QR pass on the rows.
 
     s = `shift`·eps·tr(Y Yᵀ). When that Cholesky factorization breaks down (Y
     numerically rank deficient), the pass uses s = (N + l(l+1) + 2)·eps·tr, a
     shift that bounds the rounding error of the Gram matrix and so always
     succeeds (Fukaya, Kannan, Nakatsukasa, Yamamoto & Yanagisawa, SISC 42
     (2020)); the rows of Q then have norms ≤ 1 instead of exactly 1. With
-    `rescale`, Y is first scaled by a power of two so the Gram matrix cannot
-    overflow. Returns (Q, R, ok, well): ok = the small shift sufficed; well =
-    also eps·κ_F(R)² < 0.01, so Q is already a well-conditioned basis.
+    `rescale`, a Gram matrix that over- or underflowed is redone with Y scaled
+    by a power of two. Returns (Q, R, ok, well) with per-matrix flags: ok = the
+    small shift sufficed; well = also eps·κ_F(R)² < 0.01, so Q is already a
+    well-conditioned basis (‖QQᵀ − I‖ ≲ 0.02).
     """
-    l, N = Y.shape
-    G = _gram(Y)
-    scale = jnp.ones((), Y.dtype)
-    if rescale:   # G overflowed or underflowed: redo it with Y scaled by a power of two
-        finfo = jnp.finfo(Y.dtype)
-        trace = jnp.trace(G)
-        bad = ~(trace < jnp.inf) | (trace < finfo.tiny / finfo.eps)
+    l, N = Y.shape[-2:]
+    G = _mm(Y, _mT(Y))                         # `jnp.linalg.cholesky` symmetrizes it
+    scale = jnp.ones((*Y.shape[:-2], 1, 1), Y.dtype)
+    finfo = jnp.finfo(Y.dtype)
+    if rescale:
+        trace = jnp.trace(G, axis1=-2, axis2=-1)
+        bad = jnp.any(~(trace < jnp.inf) | (trace < finfo.tiny / finfo.eps))
 
         def rescaled():
-            amax = jnp.max(jnp.abs(Y))
+            amax = jnp.max(jnp.abs(Y), axis=(-2, -1), keepdims=True)
             scale = jnp.exp2(jnp.round(jnp.log2(jnp.where(amax > 0, amax, 1))))
-            return Y / scale, _gram(Y / scale), scale
+            return Y / scale, _mm(Y / scale, _mT(Y / scale)), scale
 
         Y, G, scale = lax.cond(bad, rescaled, lambda: (Y, G, scale))
-    eps, tiny = jnp.finfo(Y.dtype).eps, jnp.finfo(Y.dtype).tiny
-    eye = jnp.eye(l, dtype=Y.dtype)
-    trace = jnp.trace(G)
-    small = shift * eps * trace + tiny
-    ok = jnp.all(jnp.isfinite(jnp.linalg.cholesky(lax.stop_gradient(G) + small * eye)))
-    s = jnp.where(ok, small, (N + l * (l + 1) + 2) * eps * trace + tiny)
-    R = jnp.linalg.cholesky(G + s * eye).T
+    eye = _eye_like(G)
+    trace = jnp.trace(G, axis1=-2, axis2=-1)[..., None, None]
+    small = shift * finfo.eps * trace + finfo.tiny
+    check = jnp.linalg.cholesky(lax.stop_gradient(G) + small * eye)
+    ok = jnp.all(jnp.isfinite(check), axis=(-2, -1))
+    s = jnp.where(ok[..., None, None], small, (N + l * (l + 1) + 2) * finfo.eps * trace
+                  + finfo.tiny)
+    R = jnp.linalg.cholesky(G + s * eye, upper=True)
     Rinv = _triangular_inverse(R)
-    well = ok & (eps * jnp.sum(R * R) * jnp.sum(Rinv * Rinv) < 0.01)
-    Q = _mm(Rinv.T, Y)
-    return Q, R * scale, ok, well
+    kappa2 = jnp.sum(R * R, axis=(-2, -1)) * jnp.sum(Rinv * Rinv, axis=(-2, -1))
+    well = ok & (finfo.eps * kappa2 < 0.01)
+    return _mm(_mT(Rinv), Y), R * scale, ok, well
 
 
 def _well_conditioned_rows(Y: jax.Array) -> jax.Array:
@@ -217,32 +230,33 @@ def _well_conditioned_rows(Y: jax.Array) -> jax.Array:
     every direction above ≈ eps·‖Y‖ to norm ≈ 1.
     """
     Q, _, _, well = _cholesky_qr_pass(Y, 1.0)
-    return lax.cond(well, lambda: Q, lambda: _cholesky_qr_pass(Q, 1.0, False)[0])
+    return lax.cond(jnp.all(well), lambda: Q, lambda: _cholesky_qr_pass(Q, 1.0, False)[0])
 
 
 def _orthonormal_rows(Y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Y = Rᵀ Q with orthonormal rows of Q when `ok`: shifted Cholesky QR(2 or 3).
+    """Y = Rᵀ Q with orthonormal rows of Q where `ok`: shifted Cholesky QR(2 or 3).
 
-    `_well_conditioned_rows`, then an unshifted pass; ok says its factor is
-    ≈ I, i.e. Q is orthonormal to working precision. It is False when Y is
-    numerically rank deficient (or not finite): then no Cholesky-based method
-    can complete the basis, and the callers fall back to Householder QR.
+    `_well_conditioned_rows`, then an unshifted pass; ok (per matrix) says its
+    factor is ≈ I, i.e. Q is orthonormal to working precision. It is False when
+    Y is numerically rank deficient (or not finite): then no Cholesky-based
+    method can complete the basis, and the callers fall back to Householder QR.
     """
     Q1, R1, _, well = _cholesky_qr_pass(Y, 1.0)
-    eye = jnp.eye(Y.shape[0], dtype=Y.dtype)
-    Q2, R2 = lax.cond(well, lambda: (Q1, eye), lambda: _cholesky_qr_pass(Q1, 1.0, False)[:2])
+    eye = _eye_like(R1)
+    Q2, R2 = lax.cond(jnp.all(well), lambda: (Q1, eye),
+                      lambda: _cholesky_qr_pass(Q1, 1.0, False)[:2])
     Q, R3, ok, _ = _cholesky_qr_pass(Q2, 0.0, False)
-    ok &= jnp.all(jnp.abs(R3 - eye) < 1e-2)
+    ok &= jnp.all(jnp.abs(R3 - eye) < 1e-2, axis=(-2, -1))
     return Q, _mm(R3, _mm(R2, R1)), ok
 
 
 def _householder_rows(Y: jax.Array) -> jax.Array:
-    return jnp.swapaxes(jnp.linalg.qr(jnp.swapaxes(Y, -1, -2))[0], -1, -2)
+    return _mT(jnp.linalg.qr(_mT(Y))[0])
 
 
 def _orthonormalize_rows(Y: jax.Array) -> jax.Array:
     Q, _, ok = _orthonormal_rows(Y)
-    return lax.cond(ok, lambda: Q, lambda: _householder_rows(Y))
+    return lax.cond(jnp.all(ok), lambda: Q, lambda: _householder_rows(Y))
 
 
 def _normalize_rows(Y: jax.Array, normalizer: str) -> jax.Array:
@@ -254,37 +268,40 @@ def _normalize_rows(Y: jax.Array, normalizer: str) -> jax.Array:
 
 
 # ------------------------------------------------------------- shared cores
+# Batches (leading dimensions) go through these cores whole rather than
+# through `jnp.vectorize`, so that the Cholesky-QR/Householder decisions are
+# one `lax.cond` per batch (under `vmap` a cond computes both branches).
 def _range_finder_rows(op: _Operator, sketch: jax.Array, power_iters: int,
                        normalizer: str) -> jax.Array:
-    """Qᵀ (l, m) with Q = orth(A (norm(Aᵀ norm(A ...))))) after `power_iters` round trips."""
+    """Qᵀ (..., l, m) with Q = orth(A (norm(Aᵀ norm(A ...)))) after `power_iters` round trips."""
     def body(_, X):
         Y = _normalize_rows(op.rows(X), normalizer)
         return _normalize_rows(op.rrows(Y), normalizer)
 
-    X = jnp.swapaxes(sketch, -1, -2)
+    X = _mT(sketch)
     X = lax.fori_loop(0, power_iters, body, X) if power_iters else X
     return _orthonormalize_rows(op.rows(X))
 
 
 def _range_finder_core(op: _Operator, sketch: jax.Array, power_iters: int,
                        normalizer: str) -> jax.Array:
-    return jnp.swapaxes(_range_finder_rows(op, sketch, power_iters, normalizer), -1, -2)
+    return _mT(_range_finder_rows(op, sketch, power_iters, normalizer))
 
 
 def _small_svd(B: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """SVD of a wide (l, n) B = P diag(S) Vh; `ok` path: B = Rᵀ Q, SVD of the l×l Rᵀ."""
+    """SVD of a wide (..., l, n) B = P diag(S) Vh; `ok` path: B = Rᵀ Q, SVD of the l×l Rᵀ."""
     Q, R, ok = _orthonormal_rows(B)
 
     def via_cholesky_qr():
-        P, S, Th = lax.linalg.svd(jnp.swapaxes(R, -1, -2), full_matrices=False,
+        P, S, Th = lax.linalg.svd(_mT(R), full_matrices=False,
                                   algorithm=lax.linalg.SvdAlgorithm.QR)
         return P, S, _mm(Th, Q)
 
     def via_lapack():   # LAPACK on the tall Bᵀ: on the wide B it rounds worse
-        W, S, Zh = jnp.linalg.svd(jnp.swapaxes(B, -1, -2), full_matrices=False)
-        return jnp.swapaxes(Zh, -1, -2), S, jnp.swapaxes(W, -1, -2)
+        W, S, Zh = jnp.linalg.svd(_mT(B), full_matrices=False)
+        return _mT(Zh), S, _mT(W)
 
-    return lax.cond(ok, via_cholesky_qr, via_lapack)
+    return lax.cond(jnp.all(ok), via_cholesky_qr, via_lapack)
 
 
 def _flip_signs(Ut: jax.Array, Vh: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -302,13 +319,13 @@ def _svd_from_sketch_core(op: _Operator, sketch: jax.Array, rank: int, power_ite
     work = op.T if transpose else op
     Qt = _range_finder_rows(work, sketch, power_iters, normalizer)   # Qᵀ, (l, m')
     P, S, Vh = _small_svd(work.rrows(Qt))                            # B = Qᵀ A = P S Vh
-    Ut = _mm(jnp.swapaxes(P[..., :rank], -1, -2), Qt)                # rows of (Q P)ᵀ
+    Ut = _mm(_mT(P[..., :rank]), Qt)                                 # rows of (Q P)ᵀ
     Vh, S = Vh[..., :rank, :], S[..., :rank]
     if transpose:
         Ut, Vh = Vh, Ut
     if flip_sign:
         Ut, Vh = _flip_signs(Ut, Vh)
-    return jnp.swapaxes(Ut, -1, -2), S, Vh
+    return _mT(Ut), S, Vh
 
 
 def _resolve_power_iters(power_iters: int | None, rank: int, m: int, n: int) -> int:
@@ -335,6 +352,18 @@ def _check_width(sketch: jax.Array, m: int, n: int) -> None:
     if sketch.shape[-1] > min(m, n):
         raise ValueError(f"`sketch` must have at most min(m, n) = {min(m, n)} columns; got "
                          f"shape {tuple(sketch.shape)}.")
+
+
+def _broadcast_batch(A: jax.Array, sketch: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """A and the sketch with their leading (batch) dimensions broadcast, in one dtype."""
+    try:
+        batch = jnp.broadcast_shapes(A.shape[:-2], sketch.shape[:-2])
+    except ValueError:
+        raise ValueError(f"The batch dimensions of `A` {tuple(A.shape)} and `sketch` "
+                         f"{tuple(sketch.shape)} do not broadcast.") from None
+    dtype = jnp.result_type(A, sketch)
+    return (jnp.broadcast_to(A.astype(dtype), (*batch, *A.shape[-2:])),
+            jnp.broadcast_to(sketch.astype(dtype), (*batch, *sketch.shape[-2:])))
 
 
 def _prepare_sketch(sketch: Any) -> jax.Array:
@@ -378,11 +407,8 @@ def range_finder(A: jax.Array | Callable, sketch: jax.Array, *, power_iters: int
     _validate.check_matrix(A, "A")
     _validate.check_same_leading(A, "A", sketch, "sketch", axis_a=-1, axis_b=-2)
     _check_width(sketch, *A.shape[-2:])
-    dtype = jnp.result_type(A, sketch)
-    core = jnp.vectorize(
-        lambda a, s: _range_finder_core(_dense_operator(a), s, power_iters, normalizer),
-        signature="(m,n),(n,l)->(m,l)")
-    return core(A.astype(dtype), sketch.astype(dtype))
+    A, sketch = _broadcast_batch(A, sketch)
+    return _range_finder_core(_dense_operator(A), sketch, power_iters, normalizer)
 
 
 def randomized_svd_from_sketch(A: jax.Array | Callable, sketch: jax.Array, rank: int, *,
@@ -444,12 +470,9 @@ def randomized_svd_from_sketch(A: jax.Array | Callable, sketch: jax.Array, rank:
     _check_width(sketch, m, n)
     if rank > l:
         raise ValueError(f"`rank` must be <= the sketch width {l}; got {rank}.")
-    dtype = jnp.result_type(A, sketch)
-    core = jnp.vectorize(
-        lambda a, s: _svd_from_sketch_core(_dense_operator(a), s, rank, power_iters,
-                                           normalizer, flip_sign, transpose),
-        signature="(m,n),(p,l)->(m,r),(r),(r,n)")
-    return SVDResult(*core(A.astype(dtype), sketch.astype(dtype)))
+    A, sketch = _broadcast_batch(A, sketch)
+    return SVDResult(*_svd_from_sketch_core(_dense_operator(A), sketch, rank, power_iters,
+                                            normalizer, flip_sign, transpose))
 
 
 def _operator_and_batch(A: Any, shape: Any, name: str = "A"):

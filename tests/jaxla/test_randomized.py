@@ -248,6 +248,15 @@ def test_rank_deficient_matrix_falls_back_and_stays_orthonormal(rng, normalizer)
     assert testing.orthogonality_residual(res.U) < 30
     assert testing.orthogonality_residual(np.asarray(res.Vh).T) < 30
     testing.assert_scaled_residual(A, reconstruct(res), bound=100)
+    # In a batch, one rank-deficient matrix sends the whole batch to the fallback.
+    full = decaying_matrix(rng, 70, 40, 0.8 ** np.arange(40)).astype(np.float32)
+    omega = rng.standard_normal((40, 9)).astype(np.float32)
+    both = rsvd_sketch(np.stack([A, full]), omega, 5, power_iters=3, normalizer=normalizer)
+    for b, M in enumerate((A, full)):
+        one = rsvd_sketch(M, omega, 5, power_iters=3, normalizer=normalizer)
+        testing.assert_close(both.S[b], one.S, rtol=1e-5, atol=1e-5)
+        testing.assert_close(np.asarray(both.U[b]) * np.asarray(both.S[b]),
+                             np.asarray(one.U) * np.asarray(one.S), atol=1e-4)
 
 
 def test_large_matrix_product_kernel_agrees(rng, monkeypatch):
@@ -295,6 +304,10 @@ def test_batched_matches_per_matrix(rng):
     one = rsvd_sketch(A[2], omega[2], 4)
     for a, b in zip(res, one):
         testing.assert_close(a[2], b, atol=1e-5)
+    shared = rsvd_sketch(A[1], omega, 4)                      # one A, a batch of sketches
+    for b in range(3):
+        for a, c in zip(shared, rsvd_sketch(A[1], omega[b], 4)):
+            testing.assert_close(a[b], c, atol=1e-5)
     keyed = rsvd(jax.random.key(0), A[:, None], 4)          # two batch dims, own sketches
     assert keyed.Vh.shape == (3, 1, 4, 18)
     exact = np.linalg.svd(A.astype(np.float64), compute_uv=False)[:, :4]
@@ -349,6 +362,8 @@ def test_bad_inputs_raise():
         jaxla.range_finder(A, jnp.ones((4, 5)))
     with pytest.raises(ValueError, match="at most min"):
         jaxla.randomized_svd_from_sketch(A.T, jnp.ones((4, 5)), 2)
+    with pytest.raises(ValueError, match="do not broadcast"):
+        jaxla.randomized_svd_from_sketch(jnp.ones((2, 6, 4)), jnp.ones((3, 4, 3)), 2)
     with pytest.raises(ValueError, match="`power_iters` must be >= 0"):
         jaxla.range_finder(A, jnp.ones((4, 2)), power_iters=-1)
     with pytest.raises(TypeError, match="`A` must be real"):
