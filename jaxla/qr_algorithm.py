@@ -463,9 +463,11 @@ def eigh_qr(A: jax.Array, *, max_iters: int | None = None) -> EighResult:
         diagonalized within it, its eigenvalues and vectors are NaN.
 
     Returns:
-      `EighResult`, eigenvalues ascending, eigenvectors as columns. NaN/inf
-      input gives NaN output (the loop stops at once). Differentiable through
-      a custom JVP (the standard eigh derivative), not through the loop.
+      `EighResult`, eigenvalues ascending, eigenvectors as columns. A matrix
+      with NaN/inf entries gives NaN output (it is not iterated). A batch runs
+      as one set of loops over all its matrices (and `jax.vmap` maps onto
+      that batch). Differentiable through a custom JVP (the standard eigh
+      derivative), not through the loop.
 
     References: Golub & Van Loan (4th ed.) Algorithms 8.3.1-8.3.3; LAPACK
     dsytrd/dlatrd (blocked reduction); Schreiber & Van Loan (1989) (compact
@@ -521,6 +523,8 @@ def _eigh_qr_jvp(max_iters, primals, tangents):
 @functools.partial(jax.jit, static_argnums=1)
 def _eigh_qr_batched(A, max_iters):
     n = A.shape[-1]
+    if A.size == 0:  # empty batch (or 0×0): nothing to compute
+        return jnp.zeros(A.shape[:-1], A.dtype), jnp.zeros(A.shape, A.dtype)
     w, V = _eigh_qr_stack(A.reshape((-1, n, n)), max_iters)
     return w.reshape(A.shape[:-1]), V.reshape(A.shape)
 
