@@ -252,6 +252,17 @@ def panel_lu_leaf(P: jax.Array, r0) -> tuple[jax.Array, jax.Array, jax.Array]:
     return Q.T, ipiv, perm
 
 
+def apply_row_permutation(X: jax.Array, perm: jax.Array, r0, ipiv: jax.Array) -> jax.Array:
+    """X[perm] for the permutation of the interchanges row r0+t <-> ipiv[t], t < len(ipiv).
+
+    Only the rows r0, ..., r0+len(ipiv)-1 and ipiv can move: they are gathered
+    and scattered back (duplicates in that list receive identical rows), so
+    the cost is O(len(ipiv)) rows, not the whole of X.
+    """
+    moved = jnp.concatenate([r0 + jnp.arange(ipiv.shape[0], dtype=jnp.int32), ipiv])
+    return X.at[moved].set(jnp.take(X, perm[moved], axis=0))
+
+
 def panel_lu(P: jax.Array, r0) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Partial-pivoting LU of the M×w panel P whose diagonal starts at row r0.
 
@@ -267,13 +278,13 @@ def panel_lu(P: jax.Array, r0) -> tuple[jax.Array, jax.Array, jax.Array]:
     h = w // 2
     rows = jnp.arange(P.shape[0])[:, None]
     Pl, ipl, perml = panel_lu(P[:, :h], r0)
-    Pr = jnp.take(P[:, h:], perml, axis=0)
+    Pr = apply_row_permutation(P[:, h:], perml, r0, ipl)
     L11 = lax.dynamic_slice(Pl, (r0, 0), (h, h))
     U12 = mm(tri_inv_lower(L11, unit=True), lax.dynamic_slice(Pr, (r0, 0), (h, w - h)))
     Pr = lax.dynamic_update_slice(Pr, U12, (r0, 0))
     Pr = Pr - mm(jnp.where(rows >= r0 + h, Pl, 0), U12)
     Pr, ipr, permr = panel_lu(Pr, r0 + h)
-    Pl = jnp.take(Pl, permr, axis=0)
+    Pl = apply_row_permutation(Pl, permr, r0 + h, ipr)
     return (jnp.concatenate([Pl, Pr], axis=1), jnp.concatenate([ipl, ipr]),
             jnp.take(perml, permr))
 
@@ -303,8 +314,7 @@ def blocked_lu(A: jax.Array, nb: int) -> tuple[jax.Array, jax.Array, jax.Array]:
             W, ipiv, phase_perm = carry
             r0 = k * nb - ps
             panel, ip, perm = panel_lu(lax.dynamic_slice(W, (0, r0), (M, nb)), r0)
-            moved = jnp.concatenate([r0 + jnp.arange(nb, dtype=jnp.int32), ip])
-            W = W.at[moved].set(jnp.take(W, perm[moved], axis=0))
+            W = apply_row_permutation(W, perm, r0, ip)
             W = lax.dynamic_update_slice(W, panel, (0, r0))
             Urow = lax.dynamic_slice(W, (r0, 0), (nb, M))
             L11 = lax.dynamic_slice(panel, (r0, 0), (nb, nb))
