@@ -6,8 +6,10 @@
 float32 on CPU, one process. Each row times one operation at one n: `jaxla`
 (jit-compiled, compiled once before timing), the `jnp.linalg` anchor (jit),
 NumPy/SciPy (LAPACK) and torch.linalg; wall time is the minimum of
-`--repeats` runs after a warm-up (`block_until_ready` for JAX). The ratio is
-jaxla ÷ jnp.linalg (< 1 means jaxla is faster). Targets (issue 4):
+`--repeats` runs after a warm-up (`block_until_ready` for JAX). jaxla and
+its jnp.linalg anchor are timed round-robin, so that on a shared, noisy
+machine both see the same load. The ratio is jaxla ÷ jnp.linalg (< 1 means
+jaxla is faster). Targets (issue 4):
 cholesky <= 1.0x at n = 2048; lu_factor + lu_solve <= 1.5x jnp.linalg.solve;
 Householder qr <= 2x jnp.linalg.qr. `--cholesky_blocks` adds one jaxla row per
 block size so the best one can be picked.
@@ -35,14 +37,24 @@ _OPS = flags.DEFINE_list("ops", ["cholesky", "solve", "qr"], "Which rows to run.
 
 
 def _best_ms(fn, *args, repeats):
-    out = fn(*args)
-    jax.block_until_ready(out)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+    return _best_ms_interleaved({"fn": (fn, args)}, repeats=repeats)["fn"]
+
+
+def _best_ms_interleaved(calls, *, repeats):
+    """Minimum wall time (ms) of each `name: (fn, args)`, timed round-robin.
+
+    Interleaving the implementations gives each of them the same share of a
+    noisy (shared) machine; every call is compiled/warmed up once first.
+    """
+    for fn, args in calls.values():
         jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(repeats):
+        for name, (fn, args) in calls.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return {name: t * 1e3 for name, t in best.items()}
 
 
 def _row(name, n, ours, anchor, numpy_ms, torch_ms):
@@ -68,33 +80,34 @@ def main(argv):
         spd_t, x_t, b_t = torch.from_numpy(spd), torch.from_numpy(x), torch.from_numpy(b)
 
         if "cholesky" in _OPS.value:
-            anchor = _best_ms(jax.jit(jnp.linalg.cholesky), spd_j, repeats=reps)
+            calls = {"jnp": (jax.jit(jnp.linalg.cholesky), (spd_j,))}
+            for nb in (int(v) for v in _CHOLESKY_BLOCKS.value):
+                calls[nb] = (jax.jit(lambda a, nb=nb: jaxla.cholesky(a, block_size=nb)), (spd_j,))
+            ms = _best_ms_interleaved(calls, repeats=reps)
             np_ms = _best_ms(lambda a: scipy.linalg.cholesky(a, lower=True), spd, repeats=reps)
             t_ms = _best_ms(torch.linalg.cholesky, spd_t, repeats=reps)
             for nb in (int(v) for v in _CHOLESKY_BLOCKS.value):
-                fn = jax.jit(lambda a, nb=nb: jaxla.cholesky(a, block_size=nb))
-                _row(f"cholesky (block {nb})", n, _best_ms(fn, spd_j, repeats=reps), anchor,
-                     np_ms, t_ms)
+                _row(f"cholesky (block {nb})", n, ms[nb], ms["jnp"], np_ms, t_ms)
 
         if "solve" in _OPS.value:
-            anchor = _best_ms(jax.jit(jnp.linalg.solve), x_j, b_j, repeats=reps)
+            calls = {"jnp": (jax.jit(jnp.linalg.solve), (x_j, b_j)),
+                     "gen": (jax.jit(jaxla.solve), (x_j, b_j))}
+            for nb in (int(v) for v in _LU_BLOCKS.value):
+                calls[nb] = (jax.jit(lambda a, b, nb=nb: jaxla.lu_solve(
+                    jaxla.lu_factor(a, block_size=nb), b)), (x_j, b_j))
+            ms = _best_ms_interleaved(calls, repeats=reps)
             np_ms = _best_ms(np.linalg.solve, x, b, repeats=reps)
             t_ms = _best_ms(torch.linalg.solve, x_t, b_t, repeats=reps)
             for nb in (int(v) for v in _LU_BLOCKS.value):
-                fn = jax.jit(lambda a, b, nb=nb: jaxla.lu_solve(
-                    jaxla.lu_factor(a, block_size=nb), b))
-                _row(f"lu_factor+lu_solve (block {nb})", n, _best_ms(fn, x_j, b_j, repeats=reps),
-                     anchor, np_ms, t_ms)
-            fn = jax.jit(jaxla.solve)
-            _row("solve (gen)", n, _best_ms(fn, x_j, b_j, repeats=reps), anchor, np_ms, t_ms)
+                _row(f"lu_factor+lu_solve (block {nb})", n, ms[nb], ms["jnp"], np_ms, t_ms)
+            _row("solve (gen)", n, ms["gen"], ms["jnp"], np_ms, t_ms)
 
         if "qr" in _OPS.value:
-            anchor = _best_ms(jax.jit(jnp.linalg.qr), x_j, repeats=reps)
+            ms = _best_ms_interleaved({"jnp": (jax.jit(jnp.linalg.qr), (x_j,)),
+                                       "qr": (jax.jit(jaxla.qr), (x_j,))}, repeats=reps)
             np_ms = _best_ms(np.linalg.qr, x, repeats=reps)
             t_ms = _best_ms(torch.linalg.qr, x_t, repeats=reps)
-            _row("qr (householder, reduced)", n, _best_ms(jax.jit(jaxla.qr), x_j, repeats=reps),
-                 anchor, np_ms, t_ms)
-
+            _row("qr (householder, reduced)", n, ms["qr"], ms["jnp"], np_ms, t_ms)
 
 if __name__ == "__main__":
     app.run(main)
