@@ -96,7 +96,7 @@ def _bvm(x: jax.Array, A: jax.Array) -> jax.Array:
     return jnp.einsum("bi,bij->bj", x, A, precision=_HIGHEST)
 
 
-_PHASES = 4  # static trailing windows of the blocked reduction (and of the back-transform)
+_PHASES = 2  # static trailing windows of the reduction and back-transform (each costs compile time)
 
 
 def _phases(P: int, nb: int):
@@ -113,7 +113,7 @@ def _tridiagonalize(A: jax.Array, nb: int):
     matrix corrected by the panel's earlier reflectors (A − V Wᵀ − W Vᵀ), and
     the trailing matrix gets one rank-2nb update per panel (two matmuls) instead
     of nb rank-2 updates. Work happens on static trailing windows (`_phases`),
-    so the flops stay within ~1.4x of LAPACK's. Returns d (B, n), e (B, n-1),
+    so the flops stay within ~2x of LAPACK's. Returns d (B, n), e (B, n-1),
     and Q in compact WY form: Y (B, P, n, nb), Tf (B, P, nb, nb) with
     Q = Π_p (I − Y_p Tf_p Y_pᵀ).
     """
