@@ -190,8 +190,9 @@ def _cholesky_qr_pass(Y: jax.Array, shift: float, rescale: bool = True):
     (2020)); the rows of Q then have norms ≤ 1 instead of exactly 1. With
     `rescale`, a Gram matrix that over- or underflowed is redone with Y scaled
     by a power of two. Returns (Q, R, ok, well) with per-matrix flags: ok = the
-    small shift sufficed; well = also eps·κ_F(R)² < 0.01, so Q is already a
-    well-conditioned basis (‖QQᵀ − I‖ ≲ 0.02).
+    small shift sufficed; well = also eps·κ_F(R)² < 0.1, which bounds both the
+    shift's effect (s/λ_min ≤ eps·‖R‖_F²‖R⁻¹‖_F²) and the rounding (≈ eps·κ₂²)
+    on QQᵀ − I, so Q is already a well-conditioned basis (κ(Q) ≲ 1.2).
     """
     l, N = Y.shape[-2:]
     G = _mm(Y, _mT(Y))                         # `jnp.linalg.cholesky` symmetrizes it
@@ -217,7 +218,7 @@ def _cholesky_qr_pass(Y: jax.Array, shift: float, rescale: bool = True):
     R = jnp.linalg.cholesky(G + s * eye, upper=True)
     Rinv = _triangular_inverse(R)
     kappa2 = jnp.sum(R * R, axis=(-2, -1)) * jnp.sum(Rinv * Rinv, axis=(-2, -1))
-    well = ok & (finfo.eps * kappa2 < 0.01)
+    well = ok & (finfo.eps * kappa2 < 0.1)
     return _mm(_mT(Rinv), Y), R * scale, ok, well
 
 
