@@ -9,9 +9,10 @@
    in float64 with the unrounded matrix, the same for every method. eigsh and
    the Lanczos configurations are timed in interleaved rounds (min of
    --topk_repeats), so load changes hit them alike. The summary line picks the
-   fastest configuration whose residual is <= eigsh's, and re-checks its
-   residual from other random start blocks (Lanczos has no tolerance: its
-   accuracy is set by the static number of steps).
+   fastest configuration whose residual is <= eigsh's both from the timed start
+   and from --starts other random starts (Lanczos has no tolerance: its
+   accuracy is set by the static number of steps, so a configuration that
+   matches from one lucky start only does not count).
 2. `jaxla.eigh_qr` vs `jnp.linalg.eigh` (and `torch.linalg.eigh`) on a batch of
    1024 symmetric 32×32 matrices and on one 512×512, float32.
 
@@ -37,8 +38,8 @@ _K = flags.DEFINE_integer("k", 10, "number of eigenpairs")
 _DECAY = flags.DEFINE_float("decay", 50.0, "λ_i = exp(-i / decay)")
 _CONFIGS = flags.DEFINE_list(
     "lanczos_configs",
-    ["1x60", "1x80", "8x15", "8x16", "12x12", "12x13", "16x10", "16x11", "16xdefault",
-     "20x9", "20x10", "24x8", "24x9"],
+    ["1x60", "1x75", "1x80", "4x25", "6x20", "8x16", "8x17", "10x15", "12x13", "16x10",
+     "16x11", "16xdefault", "20x10", "24x9"],
     "jaxla.lanczos_eigsh configurations BxS: start block of B columns (1 = a start "
     "vector) and S = num_iters (block steps; Krylov dimension B·S), or Bxdefault")
 _TOPK_REPEATS = flags.DEFINE_integer("topk_repeats", 7, "interleaved timing rounds, part 1")
@@ -133,20 +134,20 @@ def top_k(n, k, decay, configs, repeats, topk_repeats, starts):
     t, (w, V) = _timeit(lambda: jax.block_until_ready(eigh(Aj)), repeats)
     _row("jnp.linalg.eigh (all n)", t, _residual(A64, w[-k:], V[:, -k:]), t_eigsh)
 
-    matched = [c for c in configs if resid[c] <= r_eigsh]
-    if not matched:
-        print(f"-> no lanczos configuration reaches eigsh's residual {r_eigsh:.2e}")
+    # the fastest configuration at eigsh's residual, from this start and from others
+    for c in sorted((c for c in configs if resid[c] <= r_eigsh), key=best.get):
+        b, label, fn = _lanczos_fn(c, k)
+        others = [_residual(A64, *fn(Aj, _start(np.random.default_rng(seed), n, b)))
+                  for seed in range(2, 2 + starts)]
+        if others and max(others) > r_eigsh:
+            print(f"   (lanczos {label}: {best[c] / t_eigsh:.3f}× eigsh's time, but from "
+                  f"{starts} other random starts residual {min(others):.2e}…{max(others):.2e})")
+            continue
+        print(f"-> lanczos {label} matches eigsh's residual ({resid[c]:.2e} <= {r_eigsh:.2e}"
+              + (f"; {max(others):.2e} at worst from {starts} other random starts" if others
+                 else "") + f") at {best[c] / t_eigsh:.3f}× eigsh's time (target <= 0.25×)")
         return
-    c = min(matched, key=best.get)
-    b, label, fn = _lanczos_fn(c, k)
-    others = [_residual(A64, *fn(Aj, _start(np.random.default_rng(seed), n, b)))
-              for seed in range(2, 2 + starts)]
-    print(f"-> lanczos {label} matches eigsh's residual ({resid[c]:.2e} <= {r_eigsh:.2e}) at "
-          f"{best[c] / t_eigsh:.3f}× eigsh's time (target <= 0.25×)")
-    if others:
-        verdict = "all match" if max(others) <= r_eigsh else "NOT all matching"
-        print(f"   same configuration from {starts} other random starts: residual "
-              f"{min(others):.2e}…{max(others):.2e} ({verdict})")
+    print(f"-> no lanczos configuration reaches eigsh's residual {r_eigsh:.2e} from every start")
 
 
 def _eigh_residual(A64, w, V):

@@ -190,14 +190,18 @@ def _robust_block(basis: tuple[jax.Array, jax.Array] | None, W: jax.Array,
         return jnp.linalg.qr(proj(Q1r, 1))[0]
 
     # `cond`: the rebuild is paid only on breakdown (under vmap both branches run).
-    return lax.cond(jnp.any(bad), repair, lambda _: Q2, None)
+    Qr = lax.cond(jnp.any(bad), repair, lambda _: Q2, None)
+    # LAPACK returns column-major arrays; a product with I gives the row-major
+    # layout of the fast path, so that `_next_block`'s `cond` needs no copies.
+    return _mm(Qr, jnp.eye(Qr.shape[-1], dtype=Qr.dtype))
 
 
 def _next_block(basis: tuple[jax.Array, jax.Array] | None, W: jax.Array,
-                key: jax.Array) -> jax.Array:
+                key: jax.Array, step: jax.Array | int = 0) -> jax.Array:
     """Orthonormal basis of the part of span(W) ⊥ Q, for W already projected once off Q.
 
-    `basis` is (Q, Qᵀ), or None for the start block (nothing to project against).
+    `basis` is (Q, Qᵀ), or None for the start block (nothing to project against);
+    the fallback's random directions come from `fold_in(key, step)`.
 
     Fast path, all matrix products: Cholesky QR of W, a second projection off Q
     (full reorthogonalization is two CGS passes), Cholesky QR again. It is
@@ -217,7 +221,8 @@ def _next_block(basis: tuple[jax.Array, jax.Array] | None, W: jax.Array,
     # False for NaN (failed Cholesky, non-finite input, over/underflow in WᵀW)
     ok = jnp.sum((G - jnp.eye(G.shape[-1], dtype=G.dtype)) ** 2) <= 1.0 / 16.0
     # `cond`: the Householder rebuild is paid only when needed (both under vmap).
-    return lax.cond(ok, lambda _: Qn, lambda _: _robust_block(basis, W, key), None)
+    return lax.cond(ok, lambda _: Qn,
+                    lambda _: _robust_block(basis, W, jax.random.fold_in(key, step)), None)
 
 
 def _phases(steps: int, max_phases: int = 4) -> list[tuple[int, int]]:
@@ -274,10 +279,10 @@ def _block_lanczos(matmat, V0: jax.Array, k: int, s: int, which: str):
         H = _mm(Qt, AX)  # first CGS pass; rows j·b:(j+1)·b are D_j = Q_jᵀAQ_j
         W = AX - _mm(Q, H)
         Dj = lax.dynamic_slice_in_dim(H, j * b, b, axis=0)
-        Xn = _next_block((Q, Qt), W, jax.random.fold_in(key, j + 1))
+        Xn = _next_block((Q, Qt), W, key, j + 1)
         Q = lax.dynamic_update_slice_in_dim(Q, Xn, (j + 1) * b, axis=1)
         Qt = lax.dynamic_update_slice_in_dim(Qt, Xn.T, (j + 1) * b, axis=0)
-        return Q, Qt, Xn, D.at[j].set(0.5 * (Dj + Dj.T)), B.at[j].set(_mm(Xn.T, W))
+        return Q, Qt, Xn, D.at[j].set(Dj), B.at[j].set(_mm(Xn.T, W))
 
     for j0, j1 in _phases(s - 1, _MAX_PHASES):
         # widen the basis to the columns this phase writes (block j1 is the last)
@@ -285,7 +290,8 @@ def _block_lanczos(matmat, V0: jax.Array, k: int, s: int, which: str):
         Q, Qt = jnp.pad(Q, ((0, 0), (0, pad))), jnp.pad(Qt, ((0, pad), (0, 0)))
         Q, Qt, X, D, B = lax.fori_loop(j0, j1, step, (Q, Qt, X, D, B))
     Dl = _mm(X.T, matmat(X).astype(dtype))
-    D = D.at[s - 1].set(0.5 * (Dl + Dl.T))
+    D = D.at[s - 1].set(Dl)
+    D = 0.5 * (D + jnp.swapaxes(D, 1, 2))
     theta, S = jnp.linalg.eigh(_block_tridiagonal(D, B[: s - 1]))
     sel = slice(m - k, m) if which == "largest" else slice(0, k)
     return theta[sel], _mm(Q, S[:, sel])
