@@ -1,4 +1,4 @@
-"""Tests for jaxla.qr_algorithm: eigh_qr, eigvals_qr, schur."""
+"""Tests for jaxla.qr_algorithm (and its private _tridiagonal_qr): eigh_qr, eigvals_qr, schur."""
 
 from __future__ import annotations
 
@@ -184,7 +184,7 @@ def test_eigh_qr_large_batch_nan_and_nonconvergence():
 def test_apply_sweeps_matches_sequential_rotations(rng, batch_minor):
     """The wavefront (and its two-layer stencil) applies the rotations of S sweeps
     exactly in sweep order: compare with applying them one by one."""
-    from jaxla import qr_algorithm as qa
+    from jaxla import _tridiagonal_qr as qa
 
     S, n, B, m = 3, 11, 2, 5
     theta = rng.uniform(-3, 3, (S, n, B))
