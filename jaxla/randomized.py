@@ -28,18 +28,15 @@ min(m, n). `torch.svd_lowrank` has no normalizer choice, no oversampling
 control and no sign convention.
 
 Tall-skinny steps (range finder, randomized SVD). The (k + p)-column sketches
-are normalized by shifted Cholesky QR (Gram matrix, l×l Cholesky, products;
-Fukaya et al. 2020) instead of LAPACK's LU/Householder QR: the same spans in
-exact arithmetic, so the same results up to rounding, but all the O(N l²)
-work stays in XLA products. (On CPU, LAPACK on an N×l block costs little
-arithmetic but runs OpenBLAS threads that compete with XLA's for the cores;
-with LU/QR between the products the randomized SVD ran at ~2.5× the time of
-its matrix products alone.) The "lu" normalizer (scikit-learn's P·L of a
-pivoted LU) becomes a well-conditioned basis of the same span, "qr" an
-orthonormal one. The final basis Q and the SVD of B = QᵀA check that
-Cholesky QR reached orthonormality and fall back to Householder QR / LAPACK's
-SVD where it cannot (numerically rank-deficient sketches, e.g. rank(A) < k + p).
-`randomized_eigh` and `ru_qlp` use `jnp.linalg`'s QR/SVD/eigh directly.
+are normalized by shifted Cholesky QR (`jaxla._cholesky_qr`: Gram matrix, l×l
+Cholesky, products) instead of LAPACK's LU/Householder QR, whose OpenBLAS
+threads compete with XLA's on CPU: the same spans in exact arithmetic, so the
+same results up to rounding. "lu" (scikit-learn's P·L of a pivoted LU) becomes
+a well-conditioned basis of the same span, "qr" an orthonormal one. The final
+basis Q and the SVD of B = QᵀA fall back to Householder QR / LAPACK's SVD
+where Cholesky QR cannot reach orthonormality (numerically rank-deficient
+sketches, e.g. rank(A) < k + p). `randomized_eigh` and `ru_qlp` use
+`jnp.linalg` directly.
 """
 
 from __future__ import annotations
@@ -52,6 +49,14 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxla import _validate
+from jaxla._cholesky_qr import (
+    mm,
+    mT,
+    orthonormal_rows,
+    orthonormalize_rows,
+    well_conditioned_rows,
+    wide_svd,
+)
 from jaxla.eigen import EighResult
 from jaxla.svd import SVDResult
 
@@ -102,12 +107,12 @@ def _dense_operator(A: jax.Array) -> _Operator:
         if A.shape[-2] * A.shape[-1] < _EIGEN_MIN_SIZE:
             return plain(Y)
         eigen = lambda Y: lax.dot_general(  # noqa: E731
-            lax.optimization_barrier(_mT(Y)), A, (((nb,), (nb,)), batch), precision=_HIGHEST)
+            lax.optimization_barrier(mT(Y)), A, (((nb,), (nb,)), batch), precision=_HIGHEST)
         return lax.platform_dependent(Y, cpu=eigen, default=plain)
 
     return _Operator(
         lambda X: jnp.matmul(A, X, precision=_HIGHEST),
-        lambda Y: jnp.matmul(_mT(A), Y, precision=_HIGHEST),
+        lambda Y: jnp.matmul(mT(A), Y, precision=_HIGHEST),
         rows, rrows, tuple(A.shape[-2:]), A.dtype)
 
 
@@ -144,127 +149,11 @@ def _check_shape_arg(shape: Any) -> tuple[int, int]:
     return m, n
 
 
-# ------------------------------------------------- tall-skinny orthonormalization
-# The sketches are (l, N) row blocks with l << N. LAPACK's LU/QR/SVD of such a
-# block is cheap in flops but, on CPU, runs OpenBLAS threads that fight XLA's
-# own thread pool for the cores; the normalizers below use XLA products plus
-# l×l Cholesky factors instead (Cholesky QR), and LAPACK only as a fallback.
-_TRI_BLOCK = 32   # triangular inverses are recursive down to this size
-
-
-def _mT(x: jax.Array) -> jax.Array:
-    return jnp.swapaxes(x, -1, -2)
-
-
-def _mm(a: jax.Array, b: jax.Array) -> jax.Array:
-    return jnp.matmul(a, b, precision=_HIGHEST)
-
-
-def _eye_like(x: jax.Array) -> jax.Array:
-    return jnp.broadcast_to(jnp.eye(x.shape[-1], dtype=x.dtype), x.shape)
-
-
-def _triangular_inverse(R: jax.Array) -> jax.Array:
-    """R⁻¹ of upper-triangular (..., l, l) R by static 2×2 block recursion.
-
-    LAPACK's trsm is only used on blocks <= 32: from about 32×32 on, OpenBLAS
-    runs it threaded (see the note above).
-    """
-    l = R.shape[-1]
-    if l <= _TRI_BLOCK:
-        return lax.linalg.triangular_solve(R, _eye_like(R), left_side=True, lower=False)
-    h = l // 2
-    Ai, Ci = _triangular_inverse(R[..., :h, :h]), _triangular_inverse(R[..., h:, h:])
-    top = jnp.concatenate([Ai, -_mm(Ai, _mm(R[..., :h, h:], Ci))], axis=-1)
-    bottom = jnp.concatenate([jnp.zeros((*R.shape[:-2], l - h, h), R.dtype), Ci], axis=-1)
-    return jnp.concatenate([top, bottom], axis=-2)
-
-
-def _cholesky_qr_pass(Y: jax.Array, shift: float, rescale: bool = True):
-    """Y (..., l, N) = Rᵀ Q with RᵀR = Y Yᵀ + s·I: one (shifted) Cholesky-QR pass on the rows.
-
-    s = `shift`·eps·tr(Y Yᵀ). When that Cholesky factorization breaks down (Y
-    numerically rank deficient), the pass uses s = (N + l(l+1) + 2)·eps·tr, a
-    shift that bounds the rounding error of the Gram matrix and so always
-    succeeds (Fukaya, Kannan, Nakatsukasa, Yamamoto & Yanagisawa, SISC 42
-    (2020)); the rows of Q then have norms ≤ 1 instead of exactly 1. With
-    `rescale`, a Gram matrix that over- or underflowed is redone with Y scaled
-    by a power of two. Returns (Q, R, ok, well) with per-matrix flags: ok = the
-    small shift sufficed; well = also eps·κ_F(R)² < 0.1, which bounds both the
-    shift's effect (s/λ_min ≤ eps·‖R‖_F²‖R⁻¹‖_F²) and the rounding (≈ eps·κ₂²)
-    on QQᵀ − I, so Q is already a well-conditioned basis (κ(Q) ≲ 1.2).
-    """
-    l, N = Y.shape[-2:]
-    G = _mm(Y, _mT(Y))                         # `jnp.linalg.cholesky` symmetrizes it
-    scale = jnp.ones((*Y.shape[:-2], 1, 1), Y.dtype)
-    finfo = jnp.finfo(Y.dtype)
-    if rescale:
-        trace = jnp.trace(G, axis1=-2, axis2=-1)
-        bad = jnp.any(~(trace < jnp.inf) | (trace < finfo.tiny / finfo.eps))
-
-        def rescaled():
-            amax = jnp.max(jnp.abs(Y), axis=(-2, -1), keepdims=True)
-            scale = jnp.exp2(jnp.round(jnp.log2(jnp.where(amax > 0, amax, 1))))
-            return Y / scale, _mm(Y / scale, _mT(Y / scale)), scale
-
-        Y, G, scale = lax.cond(bad, rescaled, lambda: (Y, G, scale))
-    eye = _eye_like(G)
-    trace = jnp.trace(G, axis1=-2, axis2=-1)[..., None, None]
-    small = shift * finfo.eps * trace + finfo.tiny
-    check = jnp.linalg.cholesky(lax.stop_gradient(G) + small * eye)
-    ok = jnp.all(jnp.isfinite(check), axis=(-2, -1))
-    s = jnp.where(ok[..., None, None], small, (N + l * (l + 1) + 2) * finfo.eps * trace
-                  + finfo.tiny)
-    R = jnp.linalg.cholesky(G + s * eye, upper=True)
-    Rinv = _triangular_inverse(R)
-    kappa2 = jnp.sum(R * R, axis=(-2, -1)) * jnp.sum(Rinv * Rinv, axis=(-2, -1))
-    well = ok & (finfo.eps * kappa2 < 0.1)
-    return _mm(_mT(Rinv), Y), R * scale, ok, well
-
-
-def _well_conditioned_rows(Y: jax.Array) -> jax.Array:
-    """A well-conditioned basis (rows) of the row space of Y: shifted Cholesky QR(2).
-
-    Same span as the P·L of scikit-learn's LU normalizer, which only needs to
-    keep the weaker directions from being swamped by the dominant ones. One
-    pass suffices when Y is well conditioned; otherwise a second pass brings
-    every direction above ≈ eps·‖Y‖ to norm ≈ 1.
-    """
-    Q, _, _, well = _cholesky_qr_pass(Y, 1.0)
-    return lax.cond(jnp.all(well), lambda: Q, lambda: _cholesky_qr_pass(Q, 1.0, False)[0])
-
-
-def _orthonormal_rows(Y: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Y = Rᵀ Q with orthonormal rows of Q where `ok`: shifted Cholesky QR(2 or 3).
-
-    `_well_conditioned_rows`, then an unshifted pass; ok (per matrix) says its
-    factor is ≈ I, i.e. Q is orthonormal to working precision. It is False when
-    Y is numerically rank deficient (or not finite): then no Cholesky-based
-    method can complete the basis, and the callers fall back to Householder QR.
-    """
-    Q1, R1, _, well = _cholesky_qr_pass(Y, 1.0)
-    eye = _eye_like(R1)
-    Q2, R2 = lax.cond(jnp.all(well), lambda: (Q1, eye),
-                      lambda: _cholesky_qr_pass(Q1, 1.0, False)[:2])
-    Q, R3, ok, _ = _cholesky_qr_pass(Q2, 0.0, False)
-    ok &= jnp.all(jnp.abs(R3 - eye) < 1e-2, axis=(-2, -1))
-    return Q, _mm(R3, _mm(R2, R1)), ok
-
-
-def _householder_rows(Y: jax.Array) -> jax.Array:
-    return _mT(jnp.linalg.qr(_mT(Y))[0])
-
-
-def _orthonormalize_rows(Y: jax.Array) -> jax.Array:
-    Q, _, ok = _orthonormal_rows(Y)
-    return lax.cond(jnp.all(ok), lambda: Q, lambda: _householder_rows(Y))
-
-
 def _normalize_rows(Y: jax.Array, normalizer: str) -> jax.Array:
     if normalizer == "qr":
-        return _orthonormal_rows(Y)[0]
+        return orthonormal_rows(Y)[0]
     if normalizer == "lu":
-        return _well_conditioned_rows(Y)
+        return well_conditioned_rows(Y)
     return Y
 
 
@@ -279,30 +168,14 @@ def _range_finder_rows(op: _Operator, sketch: jax.Array, power_iters: int,
         Y = _normalize_rows(op.rows(X), normalizer)
         return _normalize_rows(op.rrows(Y), normalizer)
 
-    X = _mT(sketch)
+    X = mT(sketch)
     X = lax.fori_loop(0, power_iters, body, X) if power_iters else X
-    return _orthonormalize_rows(op.rows(X))
+    return orthonormalize_rows(op.rows(X))
 
 
 def _range_finder_core(op: _Operator, sketch: jax.Array, power_iters: int,
                        normalizer: str) -> jax.Array:
-    return _mT(_range_finder_rows(op, sketch, power_iters, normalizer))
-
-
-def _small_svd(B: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """SVD of a wide (..., l, n) B = P diag(S) Vh; `ok` path: B = Rᵀ Q, SVD of the l×l Rᵀ."""
-    Q, R, ok = _orthonormal_rows(B)
-
-    def via_cholesky_qr():
-        P, S, Th = lax.linalg.svd(_mT(R), full_matrices=False,
-                                  algorithm=lax.linalg.SvdAlgorithm.QR)
-        return P, S, _mm(Th, Q)
-
-    def via_lapack():   # LAPACK on the tall Bᵀ: on the wide B it rounds worse
-        W, S, Zh = jnp.linalg.svd(_mT(B), full_matrices=False)
-        return _mT(Zh), S, _mT(W)
-
-    return lax.cond(jnp.all(ok), via_cholesky_qr, via_lapack)
+    return mT(_range_finder_rows(op, sketch, power_iters, normalizer))
 
 
 def _flip_signs(Ut: jax.Array, Vh: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -319,14 +192,14 @@ def _svd_from_sketch_core(op: _Operator, sketch: jax.Array, rank: int, power_ite
     """Rank-`rank` SVD of `op` from a sketch of its range (or of Aᵀ's when `transpose`)."""
     work = op.T if transpose else op
     Qt = _range_finder_rows(work, sketch, power_iters, normalizer)   # Qᵀ, (l, m')
-    P, S, Vh = _small_svd(work.rrows(Qt))                            # B = Qᵀ A = P S Vh
-    Ut = _mm(_mT(P[..., :rank]), Qt)                                 # rows of (Q P)ᵀ
+    P, S, Vh = wide_svd(work.rrows(Qt))                              # B = Qᵀ A = P S Vh
+    Ut = mm(mT(P[..., :rank]), Qt)                                   # rows of (Q P)ᵀ
     Vh, S = Vh[..., :rank, :], S[..., :rank]
     if transpose:
         Ut, Vh = Vh, Ut
     if flip_sign:
         Ut, Vh = _flip_signs(Ut, Vh)
-    return _mT(Ut), S, Vh
+    return mT(Ut), S, Vh
 
 
 def _resolve_power_iters(power_iters: int | None, rank: int, m: int, n: int) -> int:

@@ -5,10 +5,15 @@
   (`TRITON_INTERPRET=1` is set here, before anything imports triton).
 - `x64` fixture: float64 tests enable JAX's x64 mode for their own scope only.
 - `rng` fixture: a NumPy generator seeded per test (deterministic).
+- JAX's compilation caches are cleared after every test module: each compiled
+  CPU executable keeps a few memory mappings alive, and one process running the
+  whole suite would otherwise reach the kernel's `vm.max_map_count` (65,530),
+  where XLA's compiler crashes with a segmentation fault.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import zlib
 
@@ -49,6 +54,14 @@ def x64():
 def rng(request):
     """A NumPy generator seeded from the test's name: stable across runs and orders."""
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop the module's compiled executables (and their memory mappings) when it ends."""
+    yield
+    jax.clear_caches()
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

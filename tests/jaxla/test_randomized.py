@@ -193,49 +193,49 @@ def _span_residual(Y, Q):
 
 
 def test_cholesky_qr_well_conditioned_rows(rng):
-    from jaxla import randomized
+    from jaxla import _cholesky_qr as cq
 
     Y = _rows(rng, np.linspace(1.0, 0.1, 12))
-    Q, R, ok = jax.jit(randomized._orthonormal_rows)(Y)
+    Q, R, ok = jax.jit(cq.orthonormal_rows)(Y)
     assert bool(ok)
     assert testing.orthogonality_residual(np.asarray(Q).T) < 30
     testing.assert_close(np.asarray(R).T @ np.asarray(Q), Y, atol=1e-5)
     np.testing.assert_array_equal(np.triu(np.asarray(R)), np.asarray(R))
     # Scaling by powers far outside float32's Gram range changes R only.
     for scale in (1e25, 1e-25):
-        Qs, Rs, oks = jax.jit(randomized._orthonormal_rows)(Y * np.float32(scale))
+        Qs, Rs, oks = jax.jit(cq.orthonormal_rows)(Y * np.float32(scale))
         assert bool(oks)
         testing.assert_close(Qs, Q, atol=1e-5)
         testing.assert_close(np.asarray(Rs) / scale, R, rtol=1e-4, atol=1e-6)
 
 
 def test_cholesky_qr_ill_conditioned_and_rank_deficient_rows(rng):
-    from jaxla import randomized
+    from jaxla import _cholesky_qr as cq
 
     # κ = 1e6 ≫ 1/√eps: one Cholesky-QR pass would leave a badly conditioned basis.
     Y = _rows(rng, np.logspace(0, -6, 10))
-    W = np.asarray(jax.jit(randomized._well_conditioned_rows)(Y), np.float64)
+    W = np.asarray(jax.jit(cq.well_conditioned_rows)(Y), np.float64)
     s = np.linalg.svd(W, compute_uv=False)
     assert s[0] / s[-1] < 10, s
     assert _span_residual(Y, W) < 1e-6
-    Q = jax.jit(randomized._orthonormalize_rows)(Y)
+    Q = jax.jit(cq.orthonormalize_rows)(Y)
     assert testing.orthogonality_residual(np.asarray(Q).T) < 30
     assert _span_residual(Y, Q) < 1e-6
     # Rank 4 of 8 rows: Cholesky QR cannot complete the basis; Householder does.
     Y = (rng.standard_normal((8, 4)) @ rng.standard_normal((4, 300))).astype(np.float32)
-    assert not bool(jax.jit(randomized._orthonormal_rows)(Y)[2])
-    Q = jax.jit(randomized._orthonormalize_rows)(Y)
+    assert not bool(jax.jit(cq.orthonormal_rows)(Y)[2])
+    Q = jax.jit(cq.orthonormalize_rows)(Y)
     assert testing.orthogonality_residual(np.asarray(Q).T) < 30
     assert _span_residual(Y, Q) < 1e-6
-    W = jax.jit(randomized._well_conditioned_rows)(Y)       # no NaN, same span
+    W = jax.jit(cq.well_conditioned_rows)(Y)       # no NaN, same span
     assert np.all(np.isfinite(np.asarray(W)))
     assert _span_residual(Y, W) < 1e-5
     # Zero blocks: no NaN from the shifts. A NaN propagates (through the Householder
     # fallback, into the rows LAPACK's QR reaches, as before).
-    assert np.all(np.asarray(jax.jit(randomized._well_conditioned_rows)(np.zeros((3, 9)))) == 0)
+    assert np.all(np.asarray(jax.jit(cq.well_conditioned_rows)(np.zeros((3, 9)))) == 0)
     Y[2, 5] = np.nan
-    assert np.all(np.isnan(np.asarray(jax.jit(randomized._well_conditioned_rows)(Y))))
-    assert np.any(np.isnan(np.asarray(jax.jit(randomized._orthonormalize_rows)(Y))))
+    assert np.all(np.isnan(np.asarray(jax.jit(cq.well_conditioned_rows)(Y))))
+    assert np.any(np.isnan(np.asarray(jax.jit(cq.orthonormalize_rows)(Y))))
 
 
 @pytest.mark.parametrize("normalizer", ["lu", "qr", "none"])

@@ -252,6 +252,11 @@ def run_case(case: Case, dtype: str, device: str = "cpu") -> CaseResult:
         result.status = "ERROR"
         result.message = "".join(traceback.format_exception_only(type(err), err)).strip()
         return result
+    finally:
+        # Every case compiles its own programs; each compiled CPU executable pins
+        # memory mappings, and hundreds of cases in one process would approach
+        # the kernel's vm.max_map_count (XLA then crashes). Release them.
+        jax.clear_caches()
     errs = (result.err_jax_ref, result.err_torch_ref, result.err_jax_torch)
     passed = all(e <= result.tol for e in errs)
     result.status = "PASS" if passed else "FAIL"
