@@ -22,8 +22,7 @@ Targets (issue 7): forward >= 1.0× SDPA-flash, backward >= 0.8× at D = 128, T 
 
 from __future__ import annotations
 
-import time
-
+import _timing  # benchmarks/_timing.py
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -50,13 +49,7 @@ _GPU_T_LIST = flags.DEFINE_list("gpu_t_list", ["512", "1024", "2048", "4096", "8
 def _best_ms(fn, args, repeats):
     """Min wall time of jit(fn)(*args) in ms, after a compiling warm-up."""
     fn = jax.jit(fn)
-    jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3
+    return _timing.best_of(lambda: jax.block_until_ready(fn(*args)), repeats)[0] * 1e3
 
 
 def _temp_bytes(fn, *specs):

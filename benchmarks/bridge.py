@@ -9,8 +9,7 @@ and the copying path most code uses today (`torch.from_numpy(np.array(x))`,
 
 from __future__ import annotations
 
-import time
-
+import _timing  # benchmarks/_timing.py
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,13 +23,7 @@ _REPEATS = flags.DEFINE_integer("repeats", 20, "Timed repetitions (the minimum i
 
 
 def _best(fn, repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return _timing.best_of(fn, repeats)[0]
 
 
 def _fmt(seconds: float) -> str:

@@ -22,8 +22,7 @@
 
 from __future__ import annotations
 
-import time
-
+import _timing  # benchmarks/_timing.py
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -49,16 +48,6 @@ _SMALL = flags.DEFINE_integer("small", 32, "matrix size in the batch")
 _BIG = flags.DEFINE_integer("big", 512, "single-matrix size for eigh_qr")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "timed repeats (min is reported)")
 _EIGH_REPEATS = flags.DEFINE_integer("eigh_repeats", 7, "interleaved timing rounds, part 2")
-
-
-def _timeit(fn, repeats):
-    out = fn()  # warm up / compile
-    best = np.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def _residual(A64, w, V):
@@ -114,12 +103,7 @@ def top_k(n, k, decay, configs, repeats, topk_repeats, starts):
         runs[config] = lambda fn=fn, x0=x0: jax.block_until_ready(fn(Aj, x0))
         labels[config] = f"jaxla lanczos {label}"
     results = {name: run() for name, run in runs.items()}
-    best = dict.fromkeys(runs, np.inf)
-    for _ in range(topk_repeats):
-        for name, run in runs.items():
-            t0 = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - t0)
+    best = _timing.interleaved(runs, topk_repeats)
     resid = {name: _residual(A64, *out) for name, out in results.items()}
     t_eigsh, r_eigsh = best["eigsh"], resid["eigsh"]
     for name in runs:
@@ -127,11 +111,11 @@ def top_k(n, k, decay, configs, repeats, topk_repeats, starts):
 
     At = torch.from_numpy(A)
     X0 = torch.from_numpy(rng.standard_normal((n, 2 * k)).astype(np.float32))
-    t, (w, V) = _timeit(lambda: torch.lobpcg(At, k=k, X=X0, largest=True, tol=1e-5,
-                                             niter=200), repeats)
+    t, (w, V) = _timing.best_of(lambda: torch.lobpcg(At, k=k, X=X0, largest=True, tol=1e-5,
+                                                    niter=200), repeats)
     _row("torch.lobpcg (tol=1e-5)", t, _residual(A64, w.numpy(), V.numpy()), t_eigsh)
     eigh = jax.jit(jnp.linalg.eigh)
-    t, (w, V) = _timeit(lambda: jax.block_until_ready(eigh(Aj)), repeats)
+    t, (w, V) = _timing.best_of(lambda: jax.block_until_ready(eigh(Aj)), repeats)
     _row("jnp.linalg.eigh (all n)", t, _residual(A64, w[-k:], V[:, -k:]), t_eigsh)
 
     # the fastest configuration at eigsh's residual, from this start and from others
@@ -167,11 +151,8 @@ def eigh_case(shape, repeats, seed=1):
     fns = {"jnp.linalg.eigh": lambda: jax.block_until_ready(ref_fn(Aj)),
            "jaxla.eigh_qr": lambda: jax.block_until_ready(ours(Aj)),
            "torch.linalg.eigh": lambda: torch.linalg.eigh(At)}
-    best, outs = {}, {}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t, outs[name] = _timeit(fn, 1)
-            best[name] = min(best.get(name, np.inf), t)
+    outs = {name: fn() for name, fn in fns.items()}
+    best = _timing.interleaved(fns, repeats)
     t_ref = best["jnp.linalg.eigh"]
     for name, (w, V) in outs.items():
         _row(f"{name} {label}", best[name], _eigh_residual(A64, np.asarray(w), np.asarray(V)),

@@ -17,8 +17,7 @@ block size so the best one can be picked.
 
 from __future__ import annotations
 
-import time
-
+import _timing  # benchmarks/_timing.py
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -41,19 +40,10 @@ def _best_ms(fn, *args, repeats):
 
 
 def _best_ms_interleaved(calls, *, repeats):
-    """Minimum wall time (ms) of each `name: (fn, args)`, timed round-robin.
-
-    Interleaving the implementations gives each of them the same share of a
-    noisy (shared) machine; every call is compiled/warmed up once first.
-    """
-    for fn, args in calls.values():
-        jax.block_until_ready(fn(*args))
-    best = dict.fromkeys(calls, float("inf"))
-    for _ in range(repeats):
-        for name, (fn, args) in calls.items():
-            t0 = time.perf_counter()
-            jax.block_until_ready(fn(*args))
-            best[name] = min(best[name], time.perf_counter() - t0)
+    """Minimum wall time (ms) of each `name: (fn, args)`, timed in interleaved rounds."""
+    best = _timing.interleaved(
+        {name: (lambda fn=fn, args=args: jax.block_until_ready(fn(*args)))
+         for name, (fn, args) in calls.items()}, repeats)
     return {name: t * 1e3 for name, t in best.items()}
 
 

@@ -20,8 +20,8 @@ gets the same n_oversamples and n_iter.
 from __future__ import annotations
 
 import functools
-import time
 
+import _timing  # benchmarks/_timing.py
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -43,13 +43,7 @@ _SECOND = flags.DEFINE_bool("notes_case", True, "also run the 1000×1000, rank-5
 
 
 def _timeit(fn, repeats):
-    fn()                                   # warm up / compile
-    best = np.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return _timing.best_of(fn, repeats)[0]
 
 
 def _spectral_error(A64, U, S, Vh, iters=40):

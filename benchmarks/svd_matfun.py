@@ -24,8 +24,8 @@ jaxla ÷ anchor (< 1 means jaxla is faster).
 from __future__ import annotations
 
 import importlib
-import time
 
+import _timing  # benchmarks/_timing.py
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -44,20 +44,10 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of the test matrices.")
 
 
 def _interleaved_best_s(impls, repeats):
-    """Min wall time (s) of each (call, sync) in `impls`, after one warm-up call each.
-
-    The repeats are interleaved (one run of every implementation per round)
-    so that load changes on a shared machine hit all of them alike.
-    """
-    for call, sync in impls:
-        sync(call())
-    best = [float("inf")] * len(impls)
-    for _ in range(repeats):
-        for i, (call, sync) in enumerate(impls):
-            t0 = time.perf_counter()
-            sync(call())
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best
+    """Min wall time (s) of each (call, sync) in `impls`, in interleaved rounds."""
+    fns = {i: (lambda call=call, sync=sync: sync(call())) for i, (call, sync) in enumerate(impls)}
+    best = _timing.interleaved(fns, repeats)
+    return [best[i] for i in range(len(impls))]
 
 
 def _jax(fn, *args):

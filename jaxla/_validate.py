@@ -76,6 +76,13 @@ def check_square(x: jax.Array, name: str) -> None:
         )
 
 
+def real_square(x: Any, name: str) -> jax.Array:
+    """`x` as a real floating (batch of) square matrix (..., n, n)."""
+    x = as_float_array(x, name, allow_complex=False)
+    check_square(x, name)
+    return x
+
+
 def check_vector(x: jax.Array, name: str, size: int | None = None) -> None:
     """`x` must be 1-D (of length `size` when given)."""
     check_ndim(x, name, ndim=1)

@@ -77,8 +77,7 @@ def _prepare(A: Any, v0: Any, v_name: str = "v0", v_ndim: int = 1):
         _validate.check_ndim(v0, v_name, ndim=v_ndim)
         _check_start(v0 if v_ndim == 1 else jnp.swapaxes(v0, -1, -2), v_name)
         return A, v0, False
-    A = _validate.as_float_array(A, "A", allow_complex=False)
-    _validate.check_square(A, "A")
+    A = _validate.real_square(A, "A")
     _validate.check_ndim(v0, v_name, min_ndim=v_ndim)
     axis = -1 if v_ndim == 1 else -2
     if v0.shape[axis] != A.shape[-1]:

@@ -45,12 +45,6 @@ _LU_BLOCK = 128
 _QR_BLOCK = 64
 
 
-def _real_square(A, name: str = "A") -> jax.Array:
-    A = _validate.as_float_array(A, name, allow_complex=False)
-    _validate.check_square(A, name)
-    return A
-
-
 def _block_size(block_size, default: int) -> int:
     if block_size is None:
         return default
@@ -88,7 +82,7 @@ def cholesky(A: jax.Array, *, block_size: int | None = None) -> jax.Array:
 
     Reference: Golub & Van Loan, section 4.2.
     """
-    A = _real_square(A)
+    A = _validate.real_square(A, "A")
     return _cholesky(A, _block_size(block_size, _CHOLESKY_BLOCK))
 
 
@@ -107,7 +101,7 @@ def is_positive_definite(A: jax.Array) -> jax.Array:
       bool array of shape (...). Cholesky is the standard PD test: a negative
       (or zero) pivot means some vector has xᵀ A x <= 0.
     """
-    A = _real_square(A)
+    A = _validate.real_square(A, "A")
     n = A.shape[-1]
     if n == 0:
         return jnp.ones(A.shape[:-2], bool)
@@ -172,7 +166,7 @@ def ldl(A: jax.Array) -> LDLResult:
 
     Reference: Golub & Van Loan, section 4.1.
     """
-    A = _real_square(A)
+    A = _validate.real_square(A, "A")
     return LDLResult(*_ldl(A))
 
 
@@ -215,7 +209,7 @@ def lu_factor(A: jax.Array, *, block_size: int | None = None) -> tuple[jax.Array
 
     Reference: Golub & Van Loan, section 3.2.11 (block LU with pivoting).
     """
-    A = _real_square(A)
+    A = _validate.real_square(A, "A")
     return _lu_factor(A, _block_size(block_size, _LU_BLOCK))
 
 

@@ -34,8 +34,7 @@ def _cholesky_factor(mean: jax.Array, cov, chol) -> jax.Array:
     if (cov is None) == (chol is None):
         raise ValueError("Pass exactly one of `cov` and `chol`.")
     name, mat = ("cov", cov) if chol is None else ("chol", chol)
-    mat = _validate.as_float_array(mat, name, allow_complex=False)
-    _validate.check_square(mat, name)
+    mat = _validate.real_square(mat, name)
     d = mean.shape[-1]
     if mat.shape[-1] != d:
         raise ValueError(

@@ -151,8 +151,7 @@ def expm(A: jax.Array, *, max_squarings: int = 32) -> jax.Array:
     value; `jax.scipy.linalg.expm` uses floor instead of ceil for s and a
     default of 16 squarings; complex input is not supported here.
     """
-    A = _validate.as_float_array(A, "A", allow_complex=False)
-    _validate.check_square(A, "A")
+    A = _validate.real_square(A, "A")
     max_squarings = _validate.check_positive_int(max_squarings, "max_squarings",
                                                  allow_zero=True)
     if A.shape[-1] == 0:
@@ -188,8 +187,7 @@ def funm_eigh(A: jax.Array, f: Callable[[jax.Array], jax.Array]) -> jax.Array:
     Differences: `scipy.linalg.funm` handles general A by Schur–Parlett;
     this is the symmetric special case, which is perfectly conditioned.
     """
-    A = _validate.as_float_array(A, "A", allow_complex=False)
-    _validate.check_square(A, "A")
+    A = _validate.real_square(A, "A")
     if not callable(f):
         raise TypeError(f"`f` must be callable; got {type(f).__name__}.")
     sym = 0.5 * (A + jnp.swapaxes(A, -1, -2))

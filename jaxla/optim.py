@@ -110,8 +110,7 @@ def quadratic(H: Any, b: jax.Array) -> Problem:
         matvec = H if isinstance(H, Partial) else Partial(H)
         hessian = H
     else:
-        H = _validate.as_float_array(H, "H", allow_complex=False)
-        _validate.check_square(H, "H")
+        H = _validate.real_square(H, "H")
         if H.ndim != 2:
             raise ValueError(f"`H` must be a single (n, n) matrix; got shape {H.shape} "
                              "(use jax.vmap over problems for batches).")

@@ -51,12 +51,6 @@ def _mm(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.matmul(a, b, precision=_HIGHEST)
 
 
-def _prepare(A, name: str = "A") -> jax.Array:
-    A = _validate.as_float_array(A, name, allow_complex=False)
-    _validate.check_square(A, name)
-    return A
-
-
 def _default_iters(max_iters, n: int) -> int:
     if max_iters is None:
         return 30 * max(n, 2)
@@ -114,7 +108,7 @@ def eigh_qr(A: jax.Array, *, max_iters: int | None = None) -> EighResult:
     tridiagonal and bidiagonal QR algorithms for performance" (wavefront
     application of several sweeps' rotations).
     """
-    A = _prepare(A)
+    A = _validate.real_square(A, "A")
     max_iters = _default_iters(max_iters, A.shape[-1])
     return EighResult(*_eigh_qr_differentiable(max_iters, A))
 
@@ -362,7 +356,7 @@ def schur(A: jax.Array, *, max_iters: int | None = None) -> SchurResult:
 
     Reference: Golub & Van Loan (4th ed.) §7.5, Algorithm 7.5.2.
     """
-    A = _prepare(A)
+    A = _validate.real_square(A, "A")
     max_iters = _default_iters(max_iters, A.shape[-1])
     return SchurResult(*_schur_batched(A, max_iters))
 

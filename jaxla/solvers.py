@@ -30,18 +30,13 @@ from jax.experimental import checkify
 
 from jaxla import _blocked, _validate, factorizations
 from jaxla._blocked import mm
+from jaxla._triangular import trsm
 from jaxla.svd import svd
 
 _TRIANGULAR_BLOCK = 128
 
 
 # ------------------------------------------------------------------ helpers
-def _square(A, name: str = "A") -> jax.Array:
-    A = _validate.as_float_array(A, name, allow_complex=False)
-    _validate.check_square(A, name)
-    return A
-
-
 def _rhs(A: jax.Array, b, a_name: str = "A") -> tuple[jax.Array, bool]:
     """b as (..., n, k) and whether it was a (batch of) vector (SciPy rule)."""
     b = _validate.as_float_array(b, "b", allow_complex=False)
@@ -62,72 +57,9 @@ def _out(X: jax.Array, vector: bool) -> jax.Array:
 
 
 # --------------------------------------------------------------- triangular
-def _trsm_leaf(T: jax.Array, B: jax.Array, unit: bool) -> jax.Array:
-    n = T.shape[-1]
-    idx = jnp.arange(n)
-
-    def body(i, X):
-        xi = B[i] - mm(jnp.where(idx < i, T[i], 0), X)
-        return X.at[i].set(xi if unit else xi / T[i, i])
-
-    return lax.fori_loop(0, n, body, jnp.zeros_like(B))
-
-
-def _trsm_small(T, B, lower: bool, trans: bool, unit: bool) -> jax.Array:
-    if trans:
-        T, lower = T.T, not lower
-    if lower:
-        return _trsm_leaf(T, B, unit)
-    # An upper system is a lower one with rows and columns in reverse order.
-    return _trsm_leaf(T[::-1, ::-1], B[::-1], unit)[::-1]
-
-
-def _trsm(T, B, lower: bool, trans: bool, unit: bool, nb: int) -> jax.Array:
-    """X = op(T)⁻¹ B for triangular T (n×n), op(T) = Tᵀ if `trans`; B (n×k).
-
-    n <= nb: substitution. Otherwise blocked substitution over block rows of
-    op(T): x_k = op(T)_kk⁻¹ (b_k - op(T)_k,done x_done), with the inverses of
-    all diagonal blocks computed up front (one batched `tri_inv_lower`) and
-    the products restricted to a static window per phase (see `_blocked`).
-    Tᵀ and upper triangles are read in place (no transposed or reversed copy).
-    """
-    n = T.shape[-1]
-    if n == 0:
-        return B
-    if n <= nb:
-        return _trsm_small(T, B, lower, trans, unit)
-    K = -(-n // nb)
-    N = K * nb
-    Tp = _blocked.pad_identity(T, N)
-    Bp = jnp.zeros((N, B.shape[1]), B.dtype).at[:n].set(B)
-    D = _blocked.diagonal_blocks(Tp, nb)
-    Dinv = _blocked.tri_inv_lower(D if lower else jnp.swapaxes(D, -1, -2), unit)
-    forward = lower != trans  # op(T) is lower triangular
-    Einv = Dinv if forward else jnp.swapaxes(Dinv, -1, -2)  # op(T)_kk⁻¹
-
-    def row_block(r, c0, c1):  # op(T)[r:r+nb, c0:c1]
-        if trans:
-            return lax.dynamic_slice(Tp, (c0, r), (c1 - c0, nb)).T
-        return lax.dynamic_slice(Tp, (r, c0), (nb, c1 - c0))
-
-    X = jnp.zeros_like(Bp)
-    for k0, k1 in (_blocked.phases(K) if forward else reversed(_blocked.phases(K))):
-        c0, c1 = (0, k1 * nb) if forward else (k0 * nb, N)  # static window of unknowns
-
-        def body(i, Xw, k0=k0, k1=k1, c0=c0, c1=c1):
-            k = i if forward else k0 + k1 - 1 - i
-            r = k * nb
-            rhs = lax.dynamic_slice(Bp, (r, 0), (nb, Bp.shape[1]))
-            rhs = rhs - mm(row_block(r, c0, c1), Xw)  # unknowns not yet solved are 0
-            return lax.dynamic_update_slice(Xw, mm(Einv[k], rhs), (r - c0, 0))
-
-        X = X.at[c0:c1].set(lax.fori_loop(k0, k1, body, X[c0:c1]))
-    return X[:n]
-
-
 @functools.partial(jax.jit, static_argnums=(2, 3, 4, 5))
 def _solve_triangular(T, B, lower, trans, unit, nb):
-    return jnp.vectorize(lambda t, b: _trsm(t, b, lower, trans, unit, nb),
+    return jnp.vectorize(lambda t, b: trsm(t, b, lower, trans, unit, nb),
                          signature="(n,n),(n,k)->(n,k)")(T, B)
 
 
@@ -151,7 +83,7 @@ def solve_triangular(T: jax.Array, b: jax.Array, *, lower: bool = True, trans: b
 
     Reference: Golub & Van Loan, section 3.1.4.
     """
-    T = _square(T, "T")
+    T = _validate.real_square(T, "T")
     B, vector = _rhs(T, b, "T")
     nb = factorizations._block_size(block_size, _TRIANGULAR_BLOCK)
     X = _solve_triangular(T.astype(B.dtype), B, bool(lower), bool(trans),
@@ -165,7 +97,7 @@ def cho_solve(L: jax.Array, b: jax.Array) -> jax.Array:
     Two triangular solves, 2 n² k flops. Unlike `scipy.linalg.cho_solve` the
     factor is passed directly (always lower), not as a `(c, lower)` pair.
     """
-    L = _square(L, "L")
+    L = _validate.real_square(L, "L")
     B, vector = _rhs(L, b, "L")
     L = L.astype(B.dtype)
     nb = _TRIANGULAR_BLOCK
@@ -177,10 +109,10 @@ def _lu_solve_perm_single(lu, perm, B, trans: bool = False):
     """Solve A x = B (or Aᵀ x = B) from A[perm] = L U (perm: `piv` as an index vector)."""
     nb = _TRIANGULAR_BLOCK
     if not trans:  # x = U⁻¹ L⁻¹ B[perm]
-        Y = _trsm(lu, jnp.take(B, perm, axis=0), True, False, True, nb)
-        return _trsm(lu, Y, False, False, False, nb)
-    Y = _trsm(lu, B, False, True, False, nb)  # Aᵀ = Uᵀ Lᵀ Pᵀ
-    Y = _trsm(lu, Y, True, True, True, nb)
+        Y = trsm(lu, jnp.take(B, perm, axis=0), True, False, True, nb)
+        return trsm(lu, Y, False, False, False, nb)
+    Y = trsm(lu, B, False, True, False, nb)  # Aᵀ = Uᵀ Lᵀ Pᵀ
+    Y = trsm(lu, Y, True, True, True, nb)
     return jnp.zeros_like(Y).at[perm].set(Y)
 
 
@@ -207,7 +139,7 @@ def lu_solve(lu_and_piv: tuple[jax.Array, jax.Array], b: jax.Array) -> jax.Array
     if not isinstance(lu_and_piv, (tuple, list)) or len(lu_and_piv) != 2:
         raise TypeError("`lu_and_piv` must be the (lu, piv) pair returned by `lu_factor`.")
     lu_, piv = lu_and_piv
-    lu_ = _square(lu_, "lu")
+    lu_ = _validate.real_square(lu_, "lu")
     piv = jnp.asarray(piv)
     if piv.shape != lu_.shape[:-1] or not jnp.issubdtype(piv.dtype, jnp.integer):
         raise ValueError(f"`piv` must be an integer array of shape {lu_.shape[:-1]}; "
@@ -245,8 +177,8 @@ def _solve_auto_single(A, B):
     pd = sym & jnp.all(jnp.isfinite(L))
 
     def chol_branch(_):
-        Y = _trsm(L, B, True, False, False, _TRIANGULAR_BLOCK)
-        return _trsm(L, Y, True, True, False, _TRIANGULAR_BLOCK)
+        Y = trsm(L, B, True, False, False, _TRIANGULAR_BLOCK)
+        return trsm(L, Y, True, True, False, _TRIANGULAR_BLOCK)
 
     def general_branch(_):
         lu, _, perm = factorizations._lu_factor_perm_single(A, factorizations._LU_BLOCK)
@@ -264,8 +196,8 @@ def _solve(A, B, assume_a):
     if assume_a == "pos":
         def fn(a, b):
             L = factorizations._cholesky_single(a, factorizations._CHOLESKY_BLOCK)
-            Y = _trsm(L, b, True, False, False, _TRIANGULAR_BLOCK)
-            return _trsm(L, Y, True, True, False, _TRIANGULAR_BLOCK)
+            Y = trsm(L, b, True, False, False, _TRIANGULAR_BLOCK)
+            return trsm(L, Y, True, True, False, _TRIANGULAR_BLOCK)
     elif assume_a == "gen":
         def fn(a, b):
             lu, _, perm = factorizations._lu_factor_perm_single(a, factorizations._LU_BLOCK)
@@ -300,7 +232,7 @@ def solve(A: jax.Array, b: jax.Array, *, assume_a: str = "gen") -> jax.Array:
       x with the shape of b. Differs from `jnp.linalg.solve` in the vector
       rule for b (see module docstring) and in offering "auto".
     """
-    A = _square(A)
+    A = _validate.real_square(A, "A")
     _validate.check_choice(assume_a, "assume_a", ("gen", "pos", "auto"))
     B, vector = _rhs(A, b)
     if A.shape[-1] == 0:
@@ -342,7 +274,7 @@ def _lstsq_single(A, B, rcond):
     if m >= n:
         def qr_branch(_):
             Q, R = factorizations._householder_single(A, False)
-            return _trsm(R, mm(Q.T, B), False, False, False, _TRIANGULAR_BLOCK)
+            return trsm(R, mm(Q.T, B), False, False, False, _TRIANGULAR_BLOCK)
         X = lax.cond(rank == n, qr_branch, lambda _: X_svd, None)
     else:
         X = X_svd
@@ -395,7 +327,7 @@ def lstsq(A: jax.Array, b: jax.Array, *, rcond=None) -> LstsqResult:
 # ---------------------------------------------- inverse, determinants, rank
 def inv(A: jax.Array) -> jax.Array:
     """A⁻¹ via LU: solve A X = I. Singular A gives inf/NaN entries. (2 n³ flops.)"""
-    A = _square(A)
+    A = _validate.real_square(A, "A")
     eye = jnp.broadcast_to(jnp.eye(A.shape[-1], dtype=A.dtype), A.shape)
     return lu_solve(factorizations.lu_factor(A), eye)
 
@@ -417,7 +349,7 @@ def slogdet(A: jax.Array) -> SlogdetResult:
 
     Does not overflow where `det` does. Differentiable (d logabsdet = A⁻ᵀ).
     """
-    A = _square(A)
+    A = _validate.real_square(A, "A")
     lu_, piv = factorizations.lu_factor(A)
     d = jnp.diagonal(lu_, axis1=-2, axis2=-1)
     swaps = jnp.sum(piv != jnp.arange(A.shape[-1]), axis=-1)
@@ -427,7 +359,7 @@ def slogdet(A: jax.Array) -> SlogdetResult:
 
 def det(A: jax.Array) -> jax.Array:
     """det(A) = (-1)^(#interchanges) Π u_ii from the LU factors (may overflow: see `slogdet`)."""
-    A = _square(A)
+    A = _validate.real_square(A, "A")
     lu_, piv = factorizations.lu_factor(A)
     swaps = jnp.sum(piv != jnp.arange(A.shape[-1]), axis=-1)
     sign = jnp.where(swaps % 2 == 0, 1.0, -1.0).astype(A.dtype)

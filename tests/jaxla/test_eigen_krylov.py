@@ -6,17 +6,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import zoo  # tests/jaxla/zoo.py
 from jax.flatten_util import ravel_pytree
 from jax.tree_util import Partial
 
 import jaxla
 from torchbridge import testing
-
-
-def _spectral(rng, spectrum):
-    n = len(spectrum)
-    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    return (Q * np.asarray(spectrum, float)) @ Q.T
 
 
 def _matvec(A, x):
@@ -30,7 +25,7 @@ SPECTRUM = np.concatenate([[30.0, 20.0, 15.0], np.linspace(-4.0, 4.0, 21), [-12.
 @pytest.mark.parametrize("which,expected", [("largest", [15.0, 20.0, 30.0]),
                                             ("smallest", [-12.0, -4.0, -3.6])])
 def test_lanczos_known_spectrum(x64, rng, which, expected):
-    A = _spectral(rng, SPECTRUM)
+    A = zoo.symmetric(rng, SPECTRUM)
     w, V = jaxla.lanczos_eigsh(A, rng.standard_normal(25), 3, num_iters=25, which=which)
     testing.assert_close(w, expected, rtol=1e-12, atol=1e-12)
     testing.assert_close(A @ np.asarray(V), np.asarray(V) * np.asarray(w), atol=1e-11)
@@ -38,7 +33,7 @@ def test_lanczos_known_spectrum(x64, rng, which, expected):
 
 
 def test_lanczos_operator_under_jit_float32(rng):
-    A = jnp.asarray(_spectral(rng, SPECTRUM).astype(np.float32))
+    A = jnp.asarray(zoo.symmetric(rng, SPECTRUM).astype(np.float32))
     run = jax.jit(jaxla.lanczos_eigsh, static_argnums=2, static_argnames=("num_iters", "which"))
     dense = run(A, jnp.ones(25), 2, num_iters=20)
     op = run(Partial(_matvec, A), jnp.ones(25), 2, num_iters=20)
@@ -69,7 +64,8 @@ def test_lanczos_large_matrix(rng):
 
 
 def test_lanczos_batch_and_vmap(rng):
-    A = np.stack([_spectral(rng, SPECTRUM), 2 * _spectral(rng, SPECTRUM)]).astype(np.float32)
+    A = np.stack([zoo.symmetric(rng, SPECTRUM), 2 * zoo.symmetric(rng, SPECTRUM)])
+    A = A.astype(np.float32)
     v0 = rng.standard_normal(25).astype(np.float32)
     w, V = jaxla.lanczos_eigsh(A, v0, 1, num_iters=25)
     assert w.shape == (2, 1) and V.shape == (2, 25, 1)
@@ -79,7 +75,7 @@ def test_lanczos_batch_and_vmap(rng):
 
 
 def test_lanczos_gradient_is_v_vT(x64, rng):
-    A = _spectral(rng, SPECTRUM)
+    A = zoo.symmetric(rng, SPECTRUM)
     v0 = rng.standard_normal(25)
 
     def top(a):
@@ -100,7 +96,7 @@ def test_lanczos_gradient_is_v_vT(x64, rng):
                                             ("smallest", [-12.0, -4.0, -3.6])])
 def test_block_lanczos_known_spectrum(x64, rng, which, expected):
     """v0 (n, b): s·b = n gives the exact extreme pairs; residual and orthonormality."""
-    A = _spectral(rng, SPECTRUM)
+    A = zoo.symmetric(rng, SPECTRUM)
     w, V = jaxla.lanczos_eigsh(A, rng.standard_normal((25, 5)), 3, num_iters=5, which=which)
     V = np.asarray(V)
     testing.assert_close(w, expected, rtol=1e-12, atol=1e-12)
@@ -127,7 +123,7 @@ def test_block_lanczos_large_float32_matches_eigh(rng):
 
 
 def test_block_lanczos_operator_jit_vmap_and_breakdown(x64, rng):
-    A = _spectral(rng, SPECTRUM)
+    A = zoo.symmetric(rng, SPECTRUM)
     V0 = rng.standard_normal((25, 4))
     run = jax.jit(jaxla.lanczos_eigsh, static_argnums=2, static_argnames=("num_iters", "which"))
     dense = run(A, V0, 2, num_iters=6)
@@ -155,7 +151,7 @@ def test_block_lanczos_operator_jit_vmap_and_breakdown(x64, rng):
 
 
 def test_block_lanczos_gradient_is_v_vT(x64, rng):
-    A = _spectral(rng, SPECTRUM)
+    A = zoo.symmetric(rng, SPECTRUM)
     V0 = rng.standard_normal((25, 3))
 
     def top(a):
@@ -213,7 +209,7 @@ def test_block_lanczos_step_counts_match_block_krylov_ritz_values(x64, rng, s):
     """Every step count (1 step: no loop; fewer steps than phases; uneven phases)
     gives exactly the Rayleigh-Ritz values of the block Krylov space."""
     n, b = 40, 3
-    A = _spectral(rng, np.linspace(-1.0, 2.0, n) ** 3)
+    A = zoo.symmetric(rng, np.linspace(-1.0, 2.0, n) ** 3)
     V0 = rng.standard_normal((n, b))
     ref = _block_krylov_ritz(A, V0, s)
     for which, sel in (("largest", slice(-2, None)), ("smallest", slice(0, 2))):
@@ -246,7 +242,7 @@ def test_block_lanczos_extreme_scale_float32(rng, scale):
     """‖AQ‖² under/overflows float32, so the Cholesky QR fails: the Householder
     fallback must take over and give the scaled result."""
     n = 60
-    A = _spectral(rng, np.linspace(1.0, 3.0, n)).astype(np.float32)
+    A = zoo.symmetric(rng, np.linspace(1.0, 3.0, n)).astype(np.float32)
     V0 = rng.standard_normal((n, 4)).astype(np.float32)
     w1, V1 = jaxla.lanczos_eigsh(A, V0, 3, num_iters=15)
     ws, Vs = jaxla.lanczos_eigsh(A * np.float32(scale), V0, 3, num_iters=15)

@@ -8,18 +8,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.linalg
+import zoo  # tests/jaxla/zoo.py
 from jax.tree_util import Partial
 
 import jaxla
 from torchbridge import testing
 
 S17 = np.sqrt(17.0)
-
-
-def _spectral(rng, spectrum):
-    n = len(spectrum)
-    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    return (Q * np.asarray(spectrum, float)) @ Q.T
 
 
 def _matvec(A, x):
@@ -117,7 +112,7 @@ def test_inverse_iteration_singular_matrix():
 
 
 def test_clustered_dominant_pair_converges_slowly_but_correctly(x64, rng):
-    A = _spectral(rng, [1.0, 0.99, 0.5, 0.1, -0.2])
+    A = zoo.symmetric(rng, [1.0, 0.99, 0.5, 0.1, -0.2])
     res = jaxla.power_iteration(A, rng.standard_normal(5), tol=1e-10, max_iters=5000)
     assert bool(res.converged) and int(res.num_iters) > 500
     testing.assert_close(res.value, 1.0, rtol=1e-9)
@@ -149,7 +144,7 @@ def test_large_matrix_power_iteration(rng):
 
 # -------------------------------------------------------------- transforms
 def test_batch_broadcast_and_vmap(rng):
-    A = np.stack([_spectral(rng, [5.0, 2.0, 1.0, -1.0]) for _ in range(3)]).astype(np.float32)
+    A = np.stack([zoo.symmetric(rng, [5.0, 2.0, 1.0, -1.0]) for _ in range(3)]).astype(np.float32)
     v0 = rng.standard_normal(4).astype(np.float32)
     batched = jaxla.power_iteration(A, v0)
     mapped = jax.vmap(jaxla.power_iteration, in_axes=(0, None))(A, v0)
@@ -161,7 +156,7 @@ def test_batch_broadcast_and_vmap(rng):
 
 
 def test_operator_partial_under_jit(rng):
-    A = jnp.asarray(_spectral(rng, [4.0, 1.0, 0.5]).astype(np.float32))
+    A = jnp.asarray(zoo.symmetric(rng, [4.0, 1.0, 0.5]).astype(np.float32))
     op = Partial(_matvec, A)
     res = jax.jit(jaxla.power_iteration)(op, jnp.ones(3))
     testing.assert_close(res.value, 4.0)
@@ -170,7 +165,7 @@ def test_operator_partial_under_jit(rng):
 
 
 def test_traced_tol_and_shift(rng):
-    A = jnp.asarray(_spectral(rng, [3.0, 2.0, 1.0]).astype(np.float32))
+    A = jnp.asarray(zoo.symmetric(rng, [3.0, 2.0, 1.0]).astype(np.float32))
     f = jax.jit(lambda t, s: jaxla.inverse_iteration(A, jnp.ones(3), shift=s, tol=t).value)
     testing.assert_close(f(1e-6, 2.2), 2.0)
     testing.assert_close(f(1e-6, 0.9), 1.0)
@@ -181,7 +176,7 @@ def test_traced_tol_and_shift(rng):
                                        (jaxla.inverse_iteration, {"shift": 1.9}),
                                        (jaxla.rayleigh_quotient_iteration, {})])
 def test_gradient_is_v_vT_and_matches_finite_differences(x64, rng, fn, kwargs):
-    A = _spectral(rng, [6.0, 2.0, 1.0, -1.5, 0.5])
+    A = zoo.symmetric(rng, [6.0, 2.0, 1.0, -1.5, 0.5])
     v0 = rng.standard_normal(5)
 
     def value(a):
@@ -198,7 +193,7 @@ def test_gradient_is_v_vT_and_matches_finite_differences(x64, rng, fn, kwargs):
 
 
 def test_eigenvector_jvp_matches_finite_differences(x64, rng):
-    A = _spectral(rng, [6.0, 2.0, 1.0, -1.5])
+    A = zoo.symmetric(rng, [6.0, 2.0, 1.0, -1.5])
     E = rng.standard_normal((4, 4))
     E = E + E.T
     v0 = np.ones(4)
@@ -215,7 +210,7 @@ def test_eigenvector_jvp_matches_finite_differences(x64, rng):
 
 # ---------------------------------------------------------------- deflation
 def test_deflated_power_iteration_top_k(x64, rng):
-    A = _spectral(rng, [9.0, -5.0, 3.0, 1.0, 0.5, 0.1])
+    A = zoo.symmetric(rng, [9.0, -5.0, 3.0, 1.0, 0.5, 0.1])
     res = jax.jit(jaxla.deflated_power_iteration, static_argnames="max_iters")(
         A, rng.standard_normal((6, 3)), tol=1e-12)
     testing.assert_close(res.eigenvalues, [-5.0, 3.0, 9.0], rtol=1e-10)
@@ -225,7 +220,7 @@ def test_deflated_power_iteration_top_k(x64, rng):
 
 
 def test_deflated_batch(rng):
-    A = np.stack([_spectral(rng, [4.0, 2.0, 1.0]) for _ in range(2)]).astype(np.float32)
+    A = np.stack([zoo.symmetric(rng, [4.0, 2.0, 1.0]) for _ in range(2)]).astype(np.float32)
     res = jaxla.deflated_power_iteration(A, np.ones((3, 2), np.float32) + np.eye(3, 2))
     assert res.eigenvalues.shape == (2, 2) and res.eigenvectors.shape == (2, 3, 2)
     testing.assert_close(res.eigenvalues, [[2.0, 4.0], [2.0, 4.0]], rtol=1e-5)
@@ -233,7 +228,7 @@ def test_deflated_batch(rng):
 
 # --------------------------------------------------------- generalized eigh
 def test_generalized_eigh_matches_scipy(x64, rng):
-    A = _spectral(rng, [3.0, 1.0, -2.0, 0.5])
+    A = zoo.symmetric(rng, [3.0, 1.0, -2.0, 0.5])
     X = rng.standard_normal((4, 4))
     B = X @ X.T + 4 * np.eye(4)
     w, V = jax.jit(jaxla.generalized_eigh)(A, B)
@@ -253,7 +248,7 @@ def test_generalized_eigh_not_pd_gives_nan_and_batches():
 
 
 def test_generalized_eigh_gradient(x64, rng):
-    A = _spectral(rng, [3.0, 1.0, -2.0])
+    A = zoo.symmetric(rng, [3.0, 1.0, -2.0])
     B = np.diag([1.0, 2.0, 3.0])
     f = lambda a: jaxla.generalized_eigh(a, B).eigenvalues[-1]  # noqa: E731
     g = jax.grad(f)(jnp.asarray(A))

@@ -18,13 +18,6 @@ from torchbridge import testing
 svd_module = importlib.import_module("jaxla.svd")
 
 
-def _with_spectrum(rng, m, n, sigma):
-    U, _ = np.linalg.qr(rng.standard_normal((m, m)))
-    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    k = min(m, n)
-    return (U[:, :k] * sigma) @ V[:, :k].T
-
-
 def _check_lapack(A, result, dtype, bound=30.0):
     """‖A − UΣVᵀ‖/(n eps ‖A‖), ‖UᵀU − I‖/(n eps), ‖VᵀV − I‖/(n eps) all < bound."""
     U, S, Vh = (np.asarray(x, np.float64) for x in result)
@@ -107,7 +100,7 @@ def test_without_preconditioning(rng):
     shape = (8, 5)  # wide inputs take the same path through Aᵀ
     # Jacobi on A itself: U from normalized columns (completed where σ ≈ 0).
     full = rng.standard_normal(shape)
-    deficient = _with_spectrum(rng, *shape, np.array([3.0, 2.0, 1.0, 0.0, 0.0]))
+    deficient = zoo.with_singular_values(rng, *shape, np.array([3.0, 2.0, 1.0, 0.0, 0.0]))
     A = np.stack([full, deficient, np.zeros(shape)]).astype(np.float32)
     plain = jaxla.svd(A, precondition=False)
     _check_lapack(A, plain, np.float32)
@@ -140,7 +133,7 @@ def test_rank_two_example():
 
 @pytest.mark.parametrize("shape", [(8, 5), (5, 8)])
 def test_rank_deficient_vectors_stay_orthonormal(shape, rng):
-    A = _with_spectrum(rng, *shape, np.array([3.0, 2.0, 1.0, 0, 0])).astype(np.float32)
+    A = zoo.with_singular_values(rng, *shape, np.array([3.0, 2.0, 1.0, 0, 0])).astype(np.float32)
     result = jaxla.svd(A)
     _check_lapack(A, result, np.float32)
     assert np.all(np.asarray(result.S[3:]) < 10 * testing.eps(np.float32) * 3.0)
@@ -314,7 +307,7 @@ def _sign_invariant_loss(A, C, D):
 
 @pytest.mark.parametrize("shape", [(6, 4), (4, 6)])
 def test_grad_matches_finite_differences(shape, rng, x64):
-    A = _with_spectrum(rng, *shape, np.array([4.0, 3.0, 2.0, 1.0][:min(shape)]))
+    A = zoo.with_singular_values(rng, *shape, np.array([4.0, 3.0, 2.0, 1.0][:min(shape)]))
     C = rng.standard_normal((shape[0], shape[0]))
     D = rng.standard_normal((shape[1], shape[1]))
     value_and_grad = jax.jit(jax.value_and_grad(lambda a: _sign_invariant_loss(a, C, D)))
@@ -330,7 +323,7 @@ def test_grad_matches_finite_differences(shape, rng, x64):
 
 def test_jvp_singular_values(rng, x64):
     # Forward mode: dσᵢ = uᵢᵀ dA vᵢ.
-    A = _with_spectrum(rng, 6, 4, np.array([4.0, 3.0, 2.0, 1.0]))
+    A = zoo.with_singular_values(rng, 6, 4, np.array([4.0, 3.0, 2.0, 1.0]))
     E = rng.standard_normal((6, 4))
     _, tangent = jax.jvp(jaxla.svd, (jnp.asarray(A),), (jnp.asarray(E),))
     U, _, Vh = np.linalg.svd(A, full_matrices=False)

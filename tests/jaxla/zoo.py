@@ -40,11 +40,21 @@ def geometric_spectrum(k: int, cond: float) -> np.ndarray:
     return np.logspace(0.0, -np.log10(cond), k)
 
 
+def with_singular_values(rng: np.random.Generator, m: int, n: int, sigma) -> np.ndarray:
+    """m×n matrix U diag(sigma) Vᵀ with Haar-random U, V (len(sigma) = min(m, n))."""
+    k = min(m, n)
+    return (haar_orthogonal(rng, m)[:, :k] * sigma) @ haar_orthogonal(rng, n)[:, :k].T
+
+
 def with_spectrum(rng: np.random.Generator, m: int, n: int, cond: float) -> np.ndarray:
     """m×n matrix with singular values geometric in [1/cond, 1]."""
-    k = min(m, n)
-    s = geometric_spectrum(k, cond)
-    return (haar_orthogonal(rng, m)[:, :k] * s) @ haar_orthogonal(rng, n)[:, :k].T
+    return with_singular_values(rng, m, n, geometric_spectrum(min(m, n), cond))
+
+
+def symmetric(rng: np.random.Generator, spectrum) -> np.ndarray:
+    """Symmetric Q diag(spectrum) Qᵀ with Haar-random Q."""
+    q = haar_orthogonal(rng, len(spectrum))
+    return (q * np.asarray(spectrum, float)) @ q.T
 
 
 def spd_with_spectrum(rng: np.random.Generator, n: int, cond: float) -> np.ndarray:
