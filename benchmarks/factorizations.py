@@ -28,7 +28,7 @@ from absl import app, flags
 import jaxla
 
 _N_LIST = flags.DEFINE_list("n_list", ["1024", "2048"], "Matrix sizes.")
-_REPEATS = flags.DEFINE_integer("repeats", 3, "Timed repeats (the minimum is reported).")
+_REPEATS = flags.DEFINE_integer("repeats", 7, "Timed rounds (the minimum is reported).")
 _CHOLESKY_BLOCKS = flags.DEFINE_list("cholesky_blocks", ["128"],
                                      "jaxla.cholesky block sizes to time.")
 _LU_BLOCKS = flags.DEFINE_list("lu_blocks", ["128"], "jaxla.lu_factor block sizes to time.")
